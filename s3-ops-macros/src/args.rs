@@ -1,0 +1,227 @@
+//! The attribute's grammar: `name = value` pairs, each value kept with the span of the token a
+//! user would change. Only the syntax of each argument is checked here; how arguments fit
+//! together (and with the function) is `validate.rs`'s business.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Expr, ExprLit, Lit, MetaNameValue, Token};
+
+use crate::errors::Errors;
+
+pub(crate) const CLASS: &str = "class";
+pub(crate) const OP: &str = "op";
+pub(crate) const BUCKET: &str = "bucket";
+pub(crate) const CIRCUIT: &str = "circuit";
+pub(crate) const MAX_ATTEMPTS: &str = "max_attempts";
+pub(crate) const BASE_DELAY: &str = "base_delay";
+pub(crate) const MAX_DELAY: &str = "max_delay";
+pub(crate) const TIMEOUT: &str = "timeout";
+
+const ALL: [&str; 8] = [
+    CLASS,
+    OP,
+    BUCKET,
+    CIRCUIT,
+    MAX_ATTEMPTS,
+    BASE_DELAY,
+    MAX_DELAY,
+    TIMEOUT,
+];
+
+/// A value and the span of the token it came from.
+#[derive(Clone, Debug)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// The arguments as written, each syntactically valid.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) class: Option<Spanned<String>>,
+    pub(crate) op: Option<Spanned<String>>,
+    pub(crate) bucket: Option<Expr>,
+    /// The expression, and the span of the `circuit` key (what to remove on a cleanup).
+    pub(crate) circuit: Option<(Expr, Span)>,
+    pub(crate) max_attempts: Option<Spanned<u32>>,
+    pub(crate) base_delay: Option<Spanned<u64>>,
+    pub(crate) max_delay: Option<Spanned<u64>>,
+    pub(crate) timeout: Option<Spanned<u64>>,
+}
+
+pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let pairs = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(pairs) => pairs,
+        Err(err) => {
+            errors.push(err);
+            return args;
+        }
+    };
+    for pair in pairs {
+        let key_span = pair.path.span();
+        let Some(key) = pair.path.get_ident().map(ToString::to_string) else {
+            errors.error(key_span, unknown_argument(&quote_path(&pair.path)));
+            continue;
+        };
+        let value = pair.value;
+        let duplicate = match key.as_str() {
+            CLASS => set(&mut args.class, string(&key, &value, errors)),
+            OP => set(&mut args.op, string(&key, &value, errors)),
+            BUCKET => set(&mut args.bucket, Some(value)),
+            CIRCUIT => set(&mut args.circuit, Some((value, key_span))),
+            MAX_ATTEMPTS => set(&mut args.max_attempts, attempts(&value, errors)),
+            BASE_DELAY => set(&mut args.base_delay, duration(&key, &value, errors)),
+            MAX_DELAY => set(&mut args.max_delay, duration(&key, &value, errors)),
+            TIMEOUT => set(&mut args.timeout, duration(&key, &value, errors)),
+            _ => {
+                errors.error(key_span, unknown_argument(&key));
+                false
+            }
+        };
+        if duplicate {
+            errors.error(
+                key_span,
+                format!("duplicate argument `{key}`: give each argument once"),
+            );
+        }
+    }
+    args
+}
+
+/// Stores `value` unless the slot is taken; `true` when it was (a duplicate).
+fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
+    match (slot.is_some(), value) {
+        (true, _) => true,
+        (false, value) => {
+            *slot = value;
+            false
+        }
+    }
+}
+
+fn unknown_argument(key: &str) -> String {
+    let expected: Vec<String> = ALL.iter().map(|a| format!("`{a}`")).collect();
+    format!(
+        "unknown argument `{key}`; expected one of {}",
+        expected.join(", ")
+    )
+}
+
+fn quote_path(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}
+
+fn string(key: &str, value: &Expr, errors: &mut Errors) -> Option<Spanned<String>> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(Spanned {
+            value: s.value(),
+            span: s.span(),
+        }),
+        _ => {
+            let example = if key == CLASS { "upload" } else { "put_object" };
+            errors.error(
+                value.span(),
+                format!("`{key}` takes a string literal, like `{key} = \"{example}\"`"),
+            );
+            None
+        }
+    }
+}
+
+fn attempts(value: &Expr, errors: &mut Errors) -> Option<Spanned<u32>> {
+    let parsed = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u32>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(0) => {
+            errors.error(
+                value.span(),
+                "`max_attempts` must be at least 1: it counts the first attempt too",
+            );
+            None
+        }
+        Some(n) => Some(Spanned {
+            value: n,
+            span: value.span(),
+        }),
+        None => {
+            errors.error(
+                value.span(),
+                "`max_attempts` takes an integer literal, like `max_attempts = 5`",
+            );
+            None
+        }
+    }
+}
+
+fn duration(key: &str, value: &Expr, errors: &mut Errors) -> Option<Spanned<u64>> {
+    let literal = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s,
+        _ => {
+            errors.error(
+                value.span(),
+                format!("`{key}` takes a duration string, like `{key} = \"250ms\"`"),
+            );
+            return None;
+        }
+    };
+    match parse_duration_nanos(&literal.value()) {
+        Some(nanos) => Some(Spanned {
+            value: nanos,
+            span: literal.span(),
+        }),
+        None => {
+            errors.error(
+                literal.span(),
+                format!(
+                    "malformed duration {:?}: write a whole number and a unit (`ms`, `s`, `m` or `h`), like `\"250ms\"`, `\"1s\"` or `\"2m\"`",
+                    literal.value()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `"250ms"`, `"1s"`, `"2m"`, `"1h"` → nanoseconds. Whole numbers only: a fraction is easier
+/// to misread than a smaller unit.
+pub(crate) fn parse_duration_nanos(text: &str) -> Option<u64> {
+    let digits_end = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number.parse().ok()?;
+    let unit_nanos: u64 = match unit {
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3600 * 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(unit_nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration_nanos as parse;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse("250ms"), Some(250_000_000));
+        assert_eq!(parse("1s"), Some(1_000_000_000));
+        assert_eq!(parse("2m"), Some(120_000_000_000));
+        assert_eq!(parse("1h"), Some(3_600_000_000_000));
+        for bad in ["", "s", "1", "1.5s", "1 s", "1sec", "-1s", "99999999999999h"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Generation: the only file that writes runtime paths. The signature is re-emitted untouched;
+//! only the body changes.
+//!
+//! ```text
+//! // Input:
+//! #[s3_operation(class = "upload", op = "put_object", bucket = self.results_bucket)]
+//! pub async fn upload_result(&self, job_id: &str) -> Result<String, S3Error> { BODY }
+//!
+//! // Output:
+//! pub async fn upload_result(&self, job_id: &str) -> Result<String, S3Error> {
+//!     static __S3_OPS_SITE: Site = Site::new(Upload, "put_object", RetryPolicy { .. }, None);
+//!     let mut __s3_ops_call = match Call::begin(&__S3_OPS_SITE, bucket(&self.results_bucket),
+//!                                               Some(&self.upload_circuit)) {
+//!         Ok(call) => call,
+//!         Err(open) => return Err(FromCircuitOpen::from_circuit_open(open)),
+//!     };
+//!     loop {
+//!         __s3_ops_call.start_attempt();
+//!         let __s3_ops_result = async {
+//!             if false { let __s3_ops_fake_return: Result<String, S3Error> = unreachable!();
+//!                        return __s3_ops_fake_return; }
+//!             BODY
+//!         }
+//!         .await;
+//!         match __s3_ops_call.settle(__s3_ops_result, Some(&self.upload_circuit)) {
+//!             Step::Done(result) => return result,
+//!             Step::Retry(delay) => sleep(delay).await,
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! Why this shape:
+//! - The body runs inside the method, once per attempt, in an `async` block of its own: `return`
+//!   and `?` end the attempt (not the method), and the block borrows what the body borrows for
+//!   one attempt only, so `&mut self` works. No closure is handed to a combinator.
+//! - The breaker is borrowed again to record the outcome; the call holds no borrow of `self`
+//!   across the body.
+//! - The fake return edge fixes the block's output type before the body is checked, so a type
+//!   error lands on the user's expression, not on the attribute (`tracing-attributes`' trick).
+//! - Errors about the error type (`From<CircuitOpen>`, `Classify`) are spanned at the return
+//!   type, the token to change.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::visit_mut::{self, VisitMut};
+use syn::{AttrStyle, ItemFn, ReturnType, Type};
+
+use crate::validate::{Class, Config};
+
+pub(crate) fn expand(func: ItemFn, config: Config) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+
+    let site = site(&config);
+    let ret_span = config.return_span;
+    let fake_return = fake_return_edge(&sig.output, ret_span);
+
+    let bucket = match &config.bucket {
+        Some(expr) => quote!(::s3_ops_runtime::__private::bucket(&(#expr))),
+        None => quote!(""),
+    };
+    let (begin, circuit) = match &config.circuit {
+        Some(circuit) => (
+            quote_spanned! {ret_span=>
+                match ::s3_ops_runtime::__private::Call::begin(
+                    &__S3_OPS_SITE,
+                    #bucket,
+                    ::core::option::Option::Some(&(#circuit)),
+                ) {
+                    ::core::result::Result::Ok(call) => call,
+                    ::core::result::Result::Err(open) => {
+                        return ::core::result::Result::Err(
+                            ::s3_ops_runtime::__private::FromCircuitOpen::from_circuit_open(open),
+                        );
+                    }
+                }
+            },
+            quote!(::core::option::Option::Some(&(#circuit))),
+        ),
+        None => (
+            quote!(::s3_ops_runtime::__private::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
+            quote!(::core::option::Option::None),
+        ),
+    };
+
+    // The body's statements go straight into the block: wrapping its `{ }` in the async
+    // block's would trip `unused_braces` on one-expression bodies. The async block is the
+    // body's scope, fresh for each attempt.
+    let stmts = &block.stmts;
+    let attempt = quote_spanned! {block.brace_token.span.join()=>
+        async {
+            #fake_return
+            #(#stmts)*
+        }
+    };
+    let attempt = if config.timeout_nanos.is_some() {
+        quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
+    } else {
+        quote!(#attempt.await)
+    };
+    let settle = quote_spanned! {ret_span=>
+        __s3_ops_call.settle(__s3_ops_result, #circuit)
+    };
+
+    quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #site
+            let mut __s3_ops_call = #begin;
+            loop {
+                __s3_ops_call.start_attempt();
+                let __s3_ops_result = #attempt;
+                match #settle {
+                    ::s3_ops_runtime::__private::Step::Done(result) => return result,
+                    ::s3_ops_runtime::__private::Step::Retry(delay) => {
+                        ::s3_ops_runtime::__private::sleep(delay).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `static` describing the call site: built at compile time, so the hot path only reads it.
+fn site(config: &Config) -> TokenStream {
+    let class = match config.class {
+        Class::Upload => quote!(Upload),
+        Class::Download => quote!(Download),
+        Class::Cleanup => quote!(Cleanup),
+    };
+    let op = &config.op;
+    let max_attempts = config.max_attempts;
+    let base = config.base_delay_nanos;
+    let max = config.max_delay_nanos;
+    let timeout = match config.timeout_nanos {
+        Some(nanos) => quote! {
+            ::core::option::Option::Some(::s3_ops_runtime::__private::Duration::from_nanos(#nanos))
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        static __S3_OPS_SITE: ::s3_ops_runtime::__private::Site =
+            ::s3_ops_runtime::__private::Site::new(
+                ::s3_ops_runtime::__private::OperationClass::#class,
+                #op,
+                ::s3_ops_runtime::__private::RetryPolicy {
+                    max_attempts: #max_attempts,
+                    base_delay: ::s3_ops_runtime::__private::Duration::from_nanos(#base),
+                    max_delay: ::s3_ops_runtime::__private::Duration::from_nanos(#max),
+                    factor: 2,
+                    jitter: ::s3_ops_runtime::__private::Jitter::Equal,
+                },
+                #timeout,
+            );
+    }
+}
+
+/// An unreachable `return` of the declared type as the block's first statement, so the
+/// compiler knows the block's output type before it checks the body.
+fn fake_return_edge(output: &ReturnType, span: Span) -> TokenStream {
+    let ReturnType::Type(_, ty) = output else {
+        return TokenStream::new();
+    };
+    let mut ty = (**ty).clone();
+    // `impl Trait` cannot be written in a `let`; `_` lets inference fill it in.
+    ImplTraitEraser.visit_type_mut(&mut ty);
+    let ty = ty.into_token_stream();
+    quote_spanned! {span=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::let_unit_value,
+            clippy::unreachable,
+            clippy::needless_return
+        )]
+        if false {
+            let __s3_ops_fake_return: #ty = ::core::unreachable!();
+            return __s3_ops_fake_return;
+        }
+    }
+}
+
+struct ImplTraitEraser;
+
+impl VisitMut for ImplTraitEraser {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](impl_trait.impl_token.span),
+            });
+        } else {
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! What `#[s3_operation]` expands to calls. Not a stable API: only generated code should name
+//! anything here, and it may change in any release.
+
+pub use crate::call::{Call, Site, Step};
+pub use crate::operation::OperationClass;
+pub use crate::retry::{Jitter, RetryPolicy};
+pub use core::time::Duration;
+
+use crate::error::{AttemptTimeout, CircuitOpen};
+
+/// Waits out a backoff delay.
+pub fn sleep(delay: Duration) -> tokio::time::Sleep {
+    tokio::time::sleep(delay)
+}
+
+/// `From<CircuitOpen>`, asked for under its own name so the error message speaks of s3-ops.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot report that the circuit breaker is open",
+    label = "upload and download operations need `{Self}: From<s3_ops_runtime::CircuitOpen>`",
+    note = "return `s3_ops_runtime::S3Error`, or implement `From<s3_ops_runtime::CircuitOpen>` for `{Self}`"
+)]
+pub trait FromCircuitOpen {
+    /// Converts the refusal.
+    fn from_circuit_open(open: CircuitOpen) -> Self;
+}
+
+impl<E: From<CircuitOpen>> FromCircuitOpen for E {
+    #[inline]
+    fn from_circuit_open(open: CircuitOpen) -> Self {
+        E::from(open)
+    }
+}
+
+/// `From<AttemptTimeout>`, asked for when the attribute has a `timeout`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot report an attempt timeout",
+    label = "with `timeout = ...` the error type needs `{Self}: From<s3_ops_runtime::AttemptTimeout>`",
+    note = "return `s3_ops_runtime::S3Error`, or implement `From<s3_ops_runtime::AttemptTimeout>` for `{Self}`"
+)]
+pub trait FromAttemptTimeout: From<AttemptTimeout> {}
+
+impl<E: From<AttemptTimeout>> FromAttemptTimeout for E {}
+
+/// The `bucket` argument, borrowed as `&str` (`String`, `&str`, `Box<str>`, `Cow<str>` …).
+#[inline]
+pub fn bucket<B: AsRef<str> + ?Sized>(bucket: &B) -> &str {
+    bucket.as_ref()
+}

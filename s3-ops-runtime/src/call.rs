@@ -1,0 +1,270 @@
+//! The engine of one resilient call, shared by the attribute's generated code and by
+//! [`Operation`](crate::Operation): take a breaker ticket, count attempts, decide after each
+//! attempt whether to retry, and record the outcome once, on the breaker and in the metrics.
+//!
+//! It is a state machine driven by a loop the caller owns, not a combinator taking a closure:
+//! the generated code runs the method's body inside that loop, so the body can borrow `self`
+//! mutably, use `?` and `return`, and nothing of it has to be `'static` or `Clone`.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::breaker::{BreakerOutcome, CircuitBreaker, Ticket};
+use crate::classify::{Classify, ErrorClass};
+use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::metrics::store::{store, AttemptSeries, OpSeries};
+use crate::metrics::OperationResult;
+use crate::operation::OperationClass;
+use crate::retry::RetryPolicy;
+
+/// Buckets a call site remembers the series of; a site that sees more looks the others up
+/// (a read lock) on every call.
+const CACHED_BUCKETS: usize = 4;
+
+/// One call site: what it calls, how it retries, and the metric series it resolved.
+///
+/// Generated code keeps one in a `static`; it is `const`-constructible.
+pub struct Site {
+    pub(crate) class: OperationClass,
+    pub(crate) operation: &'static str,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) timeout: Option<Duration>,
+    buckets: [OnceLock<(Box<str>, &'static OpSeries)>; CACHED_BUCKETS],
+    attempts: OnceLock<Box<[&'static AttemptSeries]>>,
+}
+
+impl Site {
+    /// A call site of `operation` (the SDK's snake_case name, the `operation` label).
+    pub const fn new(
+        class: OperationClass,
+        operation: &'static str,
+        policy: RetryPolicy,
+        timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            class,
+            operation,
+            policy,
+            timeout,
+            buckets: [const { OnceLock::new() }; CACHED_BUCKETS],
+            attempts: OnceLock::new(),
+        }
+    }
+
+    /// The series of `bucket`: a comparison with the cached buckets, or the store's lookup.
+    #[inline]
+    fn series(&self, bucket: &str) -> &'static OpSeries {
+        for slot in &self.buckets {
+            match slot.get() {
+                Some((cached, series)) if **cached == *bucket => return series,
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        self.series_slow(bucket)
+    }
+
+    #[inline(never)]
+    fn series_slow(&self, bucket: &str) -> &'static OpSeries {
+        let series = store().op_series(self.operation, bucket);
+        for slot in &self.buckets {
+            let (cached, _) = slot.get_or_init(|| (bucket.into(), series));
+            if **cached == *bucket {
+                break;
+            }
+        }
+        series
+    }
+
+    #[inline]
+    fn count_attempt(&self, attempt: u32) {
+        let attempts = self.attempts.get_or_init(|| {
+            (1..=self.policy.max_attempts)
+                .map(|n| store().attempt_series(self.operation, n))
+                .collect()
+        });
+        if let Some(series) = attempts.get((attempt as usize).wrapping_sub(1)) {
+            series.counter.inc();
+        }
+    }
+}
+
+/// One call in progress. Dropping it before it is settled (the caller's future was cancelled)
+/// frees a half-open probe slot and counts no result.
+pub struct Call<'s> {
+    site: &'s Site,
+    series: &'static OpSeries,
+    ticket: Option<Ticket>,
+    start: Instant,
+    attempt: u32,
+}
+
+/// What to do after an attempt.
+#[derive(Debug)]
+pub enum Step<T, E> {
+    /// The call is over: return this.
+    Done(Result<T, E>),
+    /// Sleep this long, then attempt again.
+    Retry(Duration),
+}
+
+impl<'s> Call<'s> {
+    /// Starts a call: takes a ticket from `circuit` (none for cleanup) and starts the clock.
+    ///
+    /// # Errors
+    ///
+    /// The circuit is open: counted as `result="circuit_open"`, no attempt is made.
+    #[inline]
+    pub fn begin(
+        site: &'s Site,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, CircuitOpen> {
+        let series = site.series(bucket);
+        let ticket = match circuit.map(CircuitBreaker::admit) {
+            None => None,
+            Some(Ok(ticket)) => Some(ticket),
+            Some(Err(open)) => {
+                series.count(OperationResult::CircuitOpen);
+                return Err(open);
+            }
+        };
+        Ok(Self {
+            site,
+            series,
+            ticket,
+            start: Instant::now(),
+            attempt: 0,
+        })
+    }
+
+    /// Starts a call without a breaker (cleanup): never refused.
+    #[inline]
+    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
+        Self {
+            site,
+            series: site.series(bucket),
+            ticket: None,
+            start: Instant::now(),
+            attempt: 0,
+        }
+    }
+
+    /// Counts the next attempt (`s3_retry_attempts_total`); call it before running the body.
+    #[inline]
+    pub fn start_attempt(&mut self) {
+        self.attempt += 1;
+        self.site.count_attempt(self.attempt);
+    }
+
+    /// Runs one attempt under the site's `timeout`; an attempt past it fails with
+    /// [`AttemptTimeout`], which is transient.
+    pub async fn with_timeout<T, E, F>(&self, attempt: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: crate::__private::FromAttemptTimeout,
+    {
+        match self.site.timeout {
+            None => attempt.await,
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(AttemptTimeout { limit }.into()),
+            },
+        }
+    }
+
+    /// Decides what follows an attempt's `result`. `circuit` is the breaker given to `begin`,
+    /// borrowed again: the call holds no borrow of it across the body.
+    #[inline]
+    pub fn settle<T, E: Classify>(
+        &mut self,
+        result: Result<T, E>,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Step<T, E> {
+        match result {
+            Ok(value) => {
+                self.finish(OperationResult::Success, BreakerOutcome::Success, circuit);
+                Step::Done(Ok(value))
+            }
+            Err(err) => self.settle_err(err, circuit),
+        }
+    }
+
+    #[inline(never)]
+    fn settle_err<T, E: Classify>(&mut self, err: E, circuit: Option<&CircuitBreaker>) -> Step<T, E> {
+        let class = err.classify();
+        let policy = &self.site.policy;
+        if class.is_retryable() && self.attempt < policy.max_attempts {
+            let delay = policy.delay(self.attempt, err.retry_after());
+            self.log_retry(&err, delay);
+            return Step::Retry(delay);
+        }
+        let outcome = match class.breaker_outcome() {
+            Some(true) => BreakerOutcome::Success,
+            Some(false) => BreakerOutcome::Failure,
+            None => BreakerOutcome::Release,
+        };
+        self.log_failure(&err, class);
+        self.finish(OperationResult::Error, outcome, circuit);
+        Step::Done(Err(err))
+    }
+
+    #[inline]
+    fn finish(
+        &mut self,
+        result: OperationResult,
+        outcome: BreakerOutcome,
+        circuit: Option<&CircuitBreaker>,
+    ) {
+        self.series.finish(result, self.start.elapsed());
+        if let (Some(ticket), Some(circuit)) = (self.ticket.take(), circuit) {
+            ticket.settle(circuit, outcome);
+        }
+    }
+
+    fn log_retry<E: Classify>(&self, err: &E, delay: Duration) {
+        tracing::warn!(
+            target: "s3_ops::retry",
+            operation = self.site.operation,
+            bucket = &*self.series.bucket,
+            attempt = self.attempt,
+            max_attempts = self.site.policy.max_attempts,
+            delay_ms = delay.as_millis() as u64,
+            error_class = ?err.classify(),
+            error_code = error_code(err),
+            "S3 operation failed, retrying after backoff"
+        );
+    }
+
+    fn log_failure<E: Classify>(&self, err: &E, class: ErrorClass) {
+        if matches!(class, ErrorClass::Transient | ErrorClass::Permanent) {
+            tracing::warn!(
+                target: "s3_ops::retry",
+                operation = self.site.operation,
+                bucket = &*self.series.bucket,
+                attempts = self.attempt,
+                error_class = ?class,
+                error_code = error_code(err),
+                "S3 operation failed"
+            );
+        } else {
+            tracing::debug!(
+                target: "s3_ops::retry",
+                operation = self.site.operation,
+                bucket = &*self.series.bucket,
+                attempts = self.attempt,
+                error_class = ?class,
+                error_code = error_code(err),
+                "S3 operation failed: not retried"
+            );
+        }
+    }
+}
+
+/// The S3 error code for logs, when the error is (or wraps) an `S3Error`.
+fn error_code<E: Classify>(err: &E) -> &str {
+    err.error_code().unwrap_or("-")
+}

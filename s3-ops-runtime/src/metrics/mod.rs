@@ -1,0 +1,194 @@
+//! Prometheus metrics of every S3 operation, with the seed's names and labels:
+//!
+//! | series | labels | what |
+//! |---|---|---|
+//! | `s3_operations_total` | `operation`, `bucket`, `result` | calls, by `success` / `error` / `circuit_open` |
+//! | `s3_operation_duration_seconds` | `operation`, `bucket` | histogram of whole calls (retries and backoff included; fast fails are not observed) |
+//! | `s3_circuit_breaker_state` | `circuit_name` | 0 closed, 1 half-open, 2 open, read at scrape time so it is always current |
+//! | `s3_retry_attempts_total` | `operation`, `attempt` | one per attempt made: `"1"`, `"2"`, … |
+//!
+//! The series are exposed through one [`prometheus::core::Collector`], registered on the
+//! prometheus default registry unless you [`register`] it on your own first. Call sites resolve
+//! their series once and then only touch per-thread atomics: no label lookup and no shared cache
+//! line on the hot path.
+//!
+//! A cancelled call (its future dropped) counts its attempts but no result.
+//!
+//! The `bucket` label is bounded: after [`DEFAULT_BUCKET_LABEL_LIMIT`] distinct buckets (see
+//! [`set_bucket_label_limit`]) new ones are counted as `bucket="other"`, so bucket names that
+//! come from users cannot explode Prometheus' memory.
+
+mod collector;
+#[cfg(feature = "metrics-server")]
+mod server;
+mod shard;
+pub(crate) mod store;
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use prometheus::{Encoder, Registry, TextEncoder};
+
+pub use store::{DEFAULT_BUCKET_LABEL_LIMIT, OTHER_BUCKET};
+#[cfg(feature = "metrics-server")]
+pub use server::MetricsServer;
+
+use collector::S3OpsCollector;
+
+/// `s3_operations_total`
+pub const OPERATIONS_TOTAL: &str = "s3_operations_total";
+/// `s3_operation_duration_seconds`
+pub const OPERATION_DURATION_SECONDS: &str = "s3_operation_duration_seconds";
+/// `s3_circuit_breaker_state`
+pub const CIRCUIT_BREAKER_STATE: &str = "s3_circuit_breaker_state";
+/// `s3_retry_attempts_total`
+pub const RETRY_ATTEMPTS_TOTAL: &str = "s3_retry_attempts_total";
+
+/// Upper bounds (seconds) of the duration histogram's buckets: from a fast local call to a
+/// call that spent its retries in backoff.
+pub const DURATION_BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+pub(crate) const DURATION_BUCKETS_NANOS: [u64; 15] = {
+    let mut nanos = [0u64; 15];
+    let mut i = 0;
+    while i < nanos.len() {
+        nanos[i] = (DURATION_BUCKETS[i] * 1e9) as u64;
+        i += 1;
+    }
+    nanos
+};
+
+/// The `result` label of `s3_operations_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperationResult {
+    /// The call returned `Ok`.
+    Success = 0,
+    /// The call returned `Err` after its attempts.
+    Error = 1,
+    /// An open circuit refused the call; no request was sent.
+    CircuitOpen = 2,
+}
+
+impl OperationResult {
+    /// All results, in label order.
+    pub const ALL: [OperationResult; 3] = [
+        OperationResult::Success,
+        OperationResult::Error,
+        OperationResult::CircuitOpen,
+    ];
+
+    /// `"success"`, `"error"` or `"circuit_open"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationResult::Success => "success",
+            OperationResult::Error => "error",
+            OperationResult::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
+/// The registry `render` encodes: the one given to `register`, else the default.
+static RENDER_REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Registers the s3-ops metrics on `registry`, which [`render`] (and the metrics server) then
+/// encode.
+///
+/// Call it at start-up, before the first breaker is created or the first operation runs: from
+/// then on, without it, the metrics go to the prometheus default registry. The collector reads
+/// shared cells, so registering on several registries is fine.
+///
+/// # Errors
+///
+/// When `registry` already has metrics of these names.
+pub fn register(registry: &Registry) -> Result<(), prometheus::Error> {
+    let mut render = RENDER_REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    registry.register(Box::new(S3OpsCollector::new()))?;
+    *render = Some(registry.clone());
+    Ok(())
+}
+
+/// Registers on the default registry unless `register` was called first; runs once, when the
+/// metric store is first touched.
+pub(crate) fn ensure_registered() {
+    let mut render = RENDER_REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if render.is_none() {
+        let default = prometheus::default_registry();
+        // `AlreadyReg` only if the user registered us there themselves: fine either way.
+        let _ = default.register(Box::new(S3OpsCollector::new()));
+        *render = Some(default.clone());
+    }
+}
+
+/// The Prometheus text exposition of the registry the metrics are registered on (everything in
+/// it, not only s3-ops' series).
+pub fn render() -> String {
+    store::store();
+    let registry = RENDER_REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_else(|| prometheus::default_registry().clone());
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .expect("the text encoder writes to a Vec, which cannot fail");
+    String::from_utf8(out).expect("the text encoder writes UTF-8")
+}
+
+/// Caps the number of distinct `bucket` label values (default
+/// [`DEFAULT_BUCKET_LABEL_LIMIT`]); buckets seen after the cap is reached are labelled
+/// [`OTHER_BUCKET`]. Buckets already labelled keep their label.
+pub fn set_bucket_label_limit(limit: usize) {
+    store::store().set_bucket_label_limit(limit);
+}
+
+/// `s3_operations_total{operation, bucket, result}` as it stands: for tests and summaries.
+/// `bucket` is the label (`""` for operations without a `bucket` argument).
+pub fn operations_total(operation: &str, bucket: &str, result: OperationResult) -> u64 {
+    store::store()
+        .find_op(operation, bucket)
+        .map_or(0, |series| series.result_total(result))
+}
+
+/// `s3_retry_attempts_total{operation, attempt}` as it stands.
+pub fn retry_attempts_total(operation: &str, attempt: u32) -> u64 {
+    store::store()
+        .find_attempt(operation, attempt)
+        .map_or(0, |series| series.counter.sum())
+}
+
+/// What `s3_operation_duration_seconds{operation, bucket}` holds.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct DurationSummary {
+    /// Calls observed.
+    pub count: u64,
+    /// Their total duration.
+    pub sum: Duration,
+    /// `(upper bound in seconds, cumulative count)` per bucket, ending with `+Inf`.
+    pub buckets: Vec<(f64, u64)>,
+}
+
+/// `s3_operation_duration_seconds{operation, bucket}` as it stands, if observed at all.
+pub fn operation_duration(operation: &str, bucket: &str) -> Option<DurationSummary> {
+    let series = store::store().find_op(operation, bucket)?;
+    let (counts, sum) = series.duration();
+    let bounds = DURATION_BUCKETS.iter().copied().chain([f64::INFINITY]);
+    let buckets: Vec<(f64, u64)> = bounds
+        .zip(counts.iter().scan(0u64, |acc, c| {
+            *acc += c;
+            Some(*acc)
+        }))
+        .collect();
+    Some(DurationSummary {
+        count: buckets.last().map_or(0, |b| b.1),
+        sum,
+        buckets,
+    })
+}

@@ -1,0 +1,251 @@
+//! Where the metric cells live: one series per label set, created on first use and never
+//! freed, so call sites keep `&'static` handles and never look a label up again.
+//!
+//! Memory stays bounded because label values are: operations come from the attribute's closed
+//! list, bucket labels are capped (beyond the limit a bucket is counted as `other`), attempts
+//! are capped by `max_attempts`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use super::shard::{Counter, Sharded};
+use super::{OperationResult, DURATION_BUCKETS_NANOS};
+use crate::breaker::{CircuitState, Inner as BreakerInner, WeakBreaker};
+use crate::sync::Arc;
+
+/// The label distinct buckets share once the limit is reached.
+pub const OTHER_BUCKET: &str = "other";
+
+/// Distinct bucket labels kept before new buckets are counted as [`OTHER_BUCKET`].
+pub const DEFAULT_BUCKET_LABEL_LIMIT: usize = 100;
+
+/// The cells of one `(operation, bucket)` series, one set per shard.
+#[derive(Default)]
+pub(crate) struct OpCells {
+    results: [AtomicU64; 3],
+    duration_sum_nanos: AtomicU64,
+    /// Not cumulative: one cell per bucket of `DURATION_BUCKETS_NANOS`, then `+Inf`.
+    duration_buckets: [AtomicU64; DURATION_BUCKETS_NANOS.len() + 1],
+}
+
+pub(crate) struct OpSeries {
+    pub(crate) operation: &'static str,
+    pub(crate) bucket: Box<str>,
+    cells: Sharded<OpCells>,
+}
+
+impl OpSeries {
+    #[inline]
+    pub(crate) fn count(&self, result: OperationResult) {
+        self.cells.local().results[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the result and observes the call's duration, on this thread's shard.
+    #[inline]
+    pub(crate) fn finish(&self, result: OperationResult, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = DURATION_BUCKETS_NANOS.partition_point(|&upper| upper < nanos);
+        let cells = self.cells.local();
+        cells.results[result as usize].fetch_add(1, Ordering::Relaxed);
+        cells.duration_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        cells
+            .duration_sum_nanos
+            .fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn result_total(&self, result: OperationResult) -> u64 {
+        self.cells
+            .iter()
+            .map(|c| c.results[result as usize].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Non-cumulative bucket counts (the last is `+Inf`) and the sum of durations.
+    pub(crate) fn duration(&self) -> (Vec<u64>, Duration) {
+        let mut buckets = vec![0u64; DURATION_BUCKETS_NANOS.len() + 1];
+        let mut sum = 0u64;
+        for cells in self.cells.iter() {
+            for (total, cell) in buckets.iter_mut().zip(&cells.duration_buckets) {
+                *total += cell.load(Ordering::Relaxed);
+            }
+            sum = sum.saturating_add(cells.duration_sum_nanos.load(Ordering::Relaxed));
+        }
+        (buckets, Duration::from_nanos(sum))
+    }
+}
+
+pub(crate) struct AttemptSeries {
+    pub(crate) operation: &'static str,
+    pub(crate) attempt: u32,
+    pub(crate) counter: Counter,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    ops: RwLock<HashMap<(&'static str, Box<str>), &'static OpSeries>>,
+    attempts: RwLock<HashMap<(&'static str, u32), &'static AttemptSeries>>,
+    bucket_labels: Mutex<HashSet<Box<str>>>,
+    bucket_label_limit: AtomicUsize,
+    breakers: Mutex<Vec<WeakBreaker>>,
+}
+
+pub(crate) fn store() -> &'static Store {
+    static STORE: LazyLock<Store> = LazyLock::new(|| {
+        super::ensure_registered();
+        Store {
+            bucket_label_limit: AtomicUsize::new(DEFAULT_BUCKET_LABEL_LIMIT),
+            ..Store::default()
+        }
+    });
+    &STORE
+}
+
+impl Store {
+    /// The series of `(operation, bucket)`, created on first use. The slow path: call sites
+    /// cache what it returns.
+    pub(crate) fn op_series(&self, operation: &'static str, bucket: &str) -> &'static OpSeries {
+        let label = self.bucket_label(bucket);
+        let key = (operation, label);
+        if let Some(series) = self.ops.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return series;
+        }
+        let mut ops = self.ops.write().unwrap_or_else(PoisonError::into_inner);
+        let (operation, bucket) = key;
+        let entry = ops.entry((operation, bucket.clone()));
+        entry.or_insert_with(|| {
+            Box::leak(Box::new(OpSeries {
+                operation,
+                bucket,
+                cells: Sharded::new(),
+            }))
+        })
+    }
+
+    pub(crate) fn attempt_series(
+        &self,
+        operation: &'static str,
+        attempt: u32,
+    ) -> &'static AttemptSeries {
+        let key = (operation, attempt);
+        if let Some(series) = self
+            .attempts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return series;
+        }
+        let mut attempts = self.attempts.write().unwrap_or_else(PoisonError::into_inner);
+        attempts.entry(key).or_insert_with(|| {
+            Box::leak(Box::new(AttemptSeries {
+                operation,
+                attempt,
+                counter: Counter::new(),
+            }))
+        })
+    }
+
+    /// The label for `bucket`: itself while fewer than the limit are in use, else `other`.
+    fn bucket_label(&self, bucket: &str) -> Box<str> {
+        let mut labels = self
+            .bucket_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if labels.contains(bucket) {
+            return bucket.into();
+        }
+        if labels.len() < self.bucket_label_limit.load(Ordering::Relaxed) {
+            labels.insert(bucket.into());
+            return bucket.into();
+        }
+        OTHER_BUCKET.into()
+    }
+
+    pub(crate) fn set_bucket_label_limit(&self, limit: usize) {
+        self.bucket_label_limit.store(limit, Ordering::Relaxed);
+    }
+
+    pub(crate) fn find_op(&self, operation: &str, bucket: &str) -> Option<&'static OpSeries> {
+        self.ops
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|((op, b), _)| *op == operation && &**b == bucket)
+            .map(|(_, series)| *series)
+    }
+
+    pub(crate) fn find_attempt(&self, operation: &str, attempt: u32) -> Option<&'static AttemptSeries> {
+        self.attempts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|((op, n), _)| *op == operation && *n == attempt)
+            .map(|(_, series)| *series)
+    }
+
+    /// Every series, sorted by labels so scrapes are stable.
+    pub(crate) fn all_ops(&self) -> Vec<&'static OpSeries> {
+        let mut all: Vec<_> = self
+            .ops
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .copied()
+            .collect();
+        all.sort_by(|a, b| (a.operation, &a.bucket).cmp(&(b.operation, &b.bucket)));
+        all
+    }
+
+    pub(crate) fn all_attempts(&self) -> Vec<&'static AttemptSeries> {
+        let mut all: Vec<_> = self
+            .attempts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .copied()
+            .collect();
+        all.sort_by_key(|a| (a.operation, a.attempt));
+        all
+    }
+
+    /// `(circuit_name, state)` of every live breaker; breakers sharing a name report the worst
+    /// state among them.
+    pub(crate) fn breaker_states(&self) -> Vec<(String, CircuitState)> {
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        breakers.retain(|weak| weak.strong_count() > 0);
+        let mut states: HashMap<String, CircuitState> = HashMap::new();
+        for inner in breakers.iter().filter_map(WeakBreaker::upgrade) {
+            let state = inner.state();
+            states
+                .entry(inner.name().to_owned())
+                .and_modify(|worst| *worst = (*worst).max_by_severity(state))
+                .or_insert(state);
+        }
+        let mut states: Vec<_> = states.into_iter().collect();
+        states.sort_by(|a, b| a.0.cmp(&b.0));
+        states
+    }
+}
+
+/// Called by every new breaker so the state gauge can report it while it lives.
+pub(crate) fn register_breaker(inner: &Arc<BreakerInner>) {
+    let mut breakers = store()
+        .breakers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // Drop handles of breakers that are gone, so creating breakers in a loop stays bounded.
+    breakers.retain(|weak| weak.strong_count() > 0);
+    breakers.push(Arc::downgrade(inner));
+}
+
+impl CircuitState {
+    fn max_by_severity(self, other: CircuitState) -> CircuitState {
+        if (other as u8) > (self as u8) {
+            other
+        } else {
+            self
+        }
+    }
+}
