@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use super::shard::{Counter, Sharded};
 use super::{OperationResult, DURATION_BUCKETS_NANOS};
-use crate::breaker::{CircuitState, Inner as BreakerInner, WeakBreaker};
-use crate::sync::Arc;
+#[cfg(not(s3_ops_loom))]
+use crate::breaker::Inner as BreakerInner;
+use crate::breaker::{CircuitState, WeakBreaker};
 
 /// The label distinct buckets share once the limit is reached.
 pub const OTHER_BUCKET: &str = "other";
@@ -230,14 +231,15 @@ impl Store {
 }
 
 /// Called by every new breaker so the state gauge can report it while it lives.
-pub(crate) fn register_breaker(inner: &Arc<BreakerInner>) {
+#[cfg(not(s3_ops_loom))]
+pub(crate) fn register_breaker(inner: &std::sync::Arc<BreakerInner>) {
     let mut breakers = store()
         .breakers
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     // Drop handles of breakers that are gone, so creating breakers in a loop stays bounded.
     breakers.retain(|weak| weak.strong_count() > 0);
-    breakers.push(Arc::downgrade(inner));
+    breakers.push(std::sync::Arc::downgrade(inner));
 }
 
 impl CircuitState {
