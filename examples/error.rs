@@ -131,6 +131,13 @@ impl Classify for StorageError {
     fn error_code(&self) -> Option<&str> {
         self.as_s3().and_then(S3Error::code)
     }
+
+    fn error_kind(&self) -> Option<&str> {
+        match self {
+            StorageError::Validation(_) => Some("validation"),
+            StorageError::S3(err) => err.error_kind(),
+        }
+    }
 }
 
 impl fmt::Display for StorageError {

@@ -235,6 +235,7 @@ impl<'s> Call<'s> {
             delay_ms = delay.as_millis() as u64,
             error_class = ?err.classify(),
             error_code = error_code(err),
+            error_kind = err.error_kind().unwrap_or("-"),
             "S3 operation failed, retrying after backoff"
         );
     }
@@ -248,6 +249,7 @@ impl<'s> Call<'s> {
                 attempts = self.attempt,
                 error_class = ?class,
                 error_code = error_code(err),
+                error_kind = err.error_kind().unwrap_or("-"),
                 "S3 operation failed"
             );
         } else {
@@ -258,6 +260,7 @@ impl<'s> Call<'s> {
                 attempts = self.attempt,
                 error_class = ?class,
                 error_code = error_code(err),
+                error_kind = err.error_kind().unwrap_or("-"),
                 "S3 operation failed: not retried"
             );
         }

@@ -113,6 +113,12 @@ pub trait Classify {
     fn error_code(&self) -> Option<&str> {
         None
     }
+
+    /// What kind of failure it was (`"dispatch"`, `"response"`, …), for the retry log lines
+    /// when there is no S3 error code (a dropped connection, a body cut short).
+    fn error_kind(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<E: Classify + ?Sized> Classify for Box<E> {
@@ -126,6 +132,10 @@ impl<E: Classify + ?Sized> Classify for Box<E> {
 
     fn error_code(&self) -> Option<&str> {
         (**self).error_code()
+    }
+
+    fn error_kind(&self) -> Option<&str> {
+        (**self).error_kind()
     }
 }
 

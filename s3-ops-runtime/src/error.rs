@@ -120,6 +120,22 @@ pub enum S3ErrorKind {
     CircuitOpen,
 }
 
+impl S3ErrorKind {
+    /// `"service"`, `"construction"`, `"dispatch"`, `"timeout"`, `"response"`,
+    /// `"attempt_timeout"` or `"circuit_open"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            S3ErrorKind::Service => "service",
+            S3ErrorKind::Construction => "construction",
+            S3ErrorKind::Dispatch => "dispatch",
+            S3ErrorKind::Timeout => "timeout",
+            S3ErrorKind::Response => "response",
+            S3ErrorKind::AttemptTimeout => "attempt_timeout",
+            S3ErrorKind::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
 /// The error of an S3 call, with what resilience decisions need: the S3 error code, the HTTP
 /// status, and the server's suggested retry delay.
 ///
@@ -262,6 +278,10 @@ impl Classify for S3Error {
 
     fn error_code(&self) -> Option<&str> {
         self.code()
+    }
+
+    fn error_kind(&self) -> Option<&str> {
+        Some(self.kind().as_str())
     }
 }
 
