@@ -44,6 +44,15 @@ impl Site {
         policy: RetryPolicy,
         timeout: Option<Duration>,
     ) -> Self {
+        // Every call makes at least one attempt, whatever a hand-built policy says.
+        let policy = if policy.max_attempts == 0 {
+            RetryPolicy {
+                max_attempts: 1,
+                ..policy
+            }
+        } else {
+            policy
+        };
         Self {
             class,
             operation,
@@ -194,7 +203,11 @@ impl<'s> Call<'s> {
     }
 
     #[inline(never)]
-    fn settle_err<T, E: Classify>(&mut self, err: E, circuit: Option<&CircuitBreaker>) -> Step<T, E> {
+    fn settle_err<T, E: Classify>(
+        &mut self,
+        err: E,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Step<T, E> {
         let class = err.classify();
         let policy = &self.site.policy;
         if class.is_retryable() && self.attempt < policy.max_attempts {

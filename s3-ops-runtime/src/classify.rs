@@ -143,10 +143,9 @@ impl<E: Classify + ?Sized> Classify for Box<E> {
 impl<E: ProvideErrorMetadata> Classify for SdkError<E, HttpResponse> {
     fn classify(&self) -> ErrorClass {
         match self {
-            SdkError::ServiceError(service) => classify_s3(
-                service.err().code(),
-                Some(service.raw().status().as_u16()),
-            ),
+            SdkError::ServiceError(service) => {
+                classify_s3(service.err().code(), Some(service.raw().status().as_u16()))
+            }
             SdkError::DispatchFailure(dispatch) => classify_dispatch(dispatch),
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorClass::Transient,
             SdkError::ConstructionFailure(_) => ErrorClass::Local,
@@ -160,6 +159,17 @@ impl<E: ProvideErrorMetadata> Classify for SdkError<E, HttpResponse> {
 
     fn error_code(&self) -> Option<&str> {
         self.code()
+    }
+
+    fn error_kind(&self) -> Option<&str> {
+        Some(match self {
+            SdkError::ServiceError(_) => "service",
+            SdkError::DispatchFailure(_) => "dispatch",
+            SdkError::TimeoutError(_) => "timeout",
+            SdkError::ResponseError(_) => "response",
+            SdkError::ConstructionFailure(_) => "construction",
+            _ => "unknown",
+        })
     }
 }
 
@@ -254,15 +264,18 @@ pub(crate) fn classify_dispatch(dispatch: &DispatchFailure) -> ErrorClass {
     }
 }
 
-/// The server's suggested delay: `x-amz-retry-after` in milliseconds, else the standard
-/// `Retry-After` in seconds (the HTTP-date form is ignored).
+/// The server's suggested delay: `x-amz-retry-after` in milliseconds, else (or when that does
+/// not parse) the standard `Retry-After` in seconds (the HTTP-date form is ignored).
 pub(crate) fn retry_after_header(response: &HttpResponse) -> Option<Duration> {
     let headers = response.headers();
-    if let Some(ms) = headers.get("x-amz-retry-after") {
-        return ms.trim().parse::<u64>().ok().map(Duration::from_millis);
-    }
-    headers
-        .get("retry-after")
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    let amz = headers
+        .get("x-amz-retry-after")
+        .and_then(|ms| ms.trim().parse::<u64>().ok())
+        .map(Duration::from_millis);
+    amz.or_else(|| {
+        headers
+            .get("retry-after")
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    })
 }

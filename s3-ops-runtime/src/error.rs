@@ -315,7 +315,9 @@ where
 {
     fn from(err: SdkError<E, HttpResponse>) -> Self {
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let retry_after = err.raw_response().and_then(crate::classify::retry_after_header);
+        let retry_after = err
+            .raw_response()
+            .and_then(crate::classify::retry_after_header);
         let request_id = err
             .raw_response()
             .and_then(|r| r.headers().get("x-amz-request-id"))

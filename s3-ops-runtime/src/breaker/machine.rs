@@ -207,9 +207,15 @@ impl Machine {
         transitions
     }
 
+    /// Closes the circuit and starts a new epoch: outcomes of calls admitted before the reset
+    /// are ignored, whatever the state was. Only a circuit that was not closed reports a
+    /// transition.
     pub(crate) fn reset(&mut self) -> Transitions {
         let mut transitions = Transitions::default();
-        if self.state != CircuitState::Closed || self.failures != 0 {
+        if self.state == CircuitState::Closed {
+            self.epoch = self.epoch.wrapping_add(1);
+            self.failures = 0;
+        } else {
             self.enter(CircuitState::Closed, &mut transitions);
         }
         transitions

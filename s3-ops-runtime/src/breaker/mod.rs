@@ -100,7 +100,9 @@ impl fmt::Display for CircuitState {
 pub struct BreakerStats {
     /// Transitions into `Open` (from closed, or from a failed probe).
     pub opened: u64,
-    /// Transitions into `HalfOpen`.
+    /// Transitions into `HalfOpen`, counted when the first call (or record) after the open
+    /// timeout takes the circuit half-open; [`CircuitBreaker::state`] and the gauge read
+    /// half-open from the deadline on.
     pub half_opened: u64,
     /// Transitions into `Closed` (recoveries and resets).
     pub closed: u64,
@@ -212,17 +214,16 @@ impl CircuitBreaker {
 
     /// Records a success without a permit (the seed's `record_success`).
     pub fn record_success(&self) {
-        self.inner
-            .step(|m, cfg, now| m.record_success(cfg, now));
+        self.inner.step(|m, cfg, now| m.record_success(cfg, now));
     }
 
     /// Records a failure without a permit (the seed's `record_failure`).
     pub fn record_failure(&self) {
-        self.inner
-            .step(|m, cfg, now| m.record_failure(cfg, now));
+        self.inner.step(|m, cfg, now| m.record_failure(cfg, now));
     }
 
-    /// Closes the circuit and forgets its failures.
+    /// Closes the circuit and forgets its failures; outcomes of calls admitted before the reset
+    /// are ignored.
     pub fn reset(&self) {
         self.inner.step(|m, _, _| m.reset());
     }

@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
-pub use store::{DEFAULT_BUCKET_LABEL_LIMIT, OTHER_BUCKET};
 #[cfg(feature = "metrics-server")]
 pub use server::MetricsServer;
+pub use store::{DEFAULT_BUCKET_LABEL_LIMIT, OTHER_BUCKET};
 
 use collector::S3OpsCollector;
 

@@ -51,9 +51,7 @@ impl OpSeries {
         let cells = self.cells.local();
         cells.results[result as usize].fetch_add(1, Ordering::Relaxed);
         cells.duration_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        cells
-            .duration_sum_nanos
-            .fetch_add(nanos, Ordering::Relaxed);
+        cells.duration_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     pub(crate) fn result_total(&self, result: OperationResult) -> u64 {
@@ -109,7 +107,12 @@ impl Store {
     pub(crate) fn op_series(&self, operation: &'static str, bucket: &str) -> &'static OpSeries {
         let label = self.bucket_label(bucket);
         let key = (operation, label);
-        if let Some(series) = self.ops.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        if let Some(series) = self
+            .ops
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
             return series;
         }
         let mut ops = self.ops.write().unwrap_or_else(PoisonError::into_inner);
@@ -138,7 +141,10 @@ impl Store {
         {
             return series;
         }
-        let mut attempts = self.attempts.write().unwrap_or_else(PoisonError::into_inner);
+        let mut attempts = self
+            .attempts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         attempts.entry(key).or_insert_with(|| {
             Box::leak(Box::new(AttemptSeries {
                 operation,
@@ -177,7 +183,11 @@ impl Store {
             .map(|(_, series)| *series)
     }
 
-    pub(crate) fn find_attempt(&self, operation: &str, attempt: u32) -> Option<&'static AttemptSeries> {
+    pub(crate) fn find_attempt(
+        &self,
+        operation: &str,
+        attempt: u32,
+    ) -> Option<&'static AttemptSeries> {
         self.attempts
             .read()
             .unwrap_or_else(PoisonError::into_inner)
