@@ -40,6 +40,10 @@ pub(crate) struct Spanned<T> {
 /// The arguments as written, each syntactically valid.
 #[derive(Default)]
 pub(crate) struct Args {
+    /// Keys given, valid values or not, so a rejected value is not also reported missing.
+    pub(crate) given: Vec<String>,
+    /// The list did not parse: say nothing about what is missing.
+    pub(crate) unparsed: bool,
     pub(crate) class: Option<Spanned<String>>,
     pub(crate) op: Option<Spanned<String>>,
     pub(crate) bucket: Option<Expr>,
@@ -56,7 +60,8 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
     let pairs = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(pairs) => pairs,
         Err(err) => {
-            errors.push(err);
+            args.unparsed = true;
+            errors.push(reword_syntax_error(err));
             return args;
         }
     };
@@ -67,6 +72,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             continue;
         };
         let value = pair.value;
+        args.given.push(key.clone());
         let duplicate = match key.as_str() {
             CLASS => set(&mut args.class, string(&key, &value, errors)),
             OP => set(&mut args.op, string(&key, &value, errors)),
@@ -103,11 +109,26 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
 }
 
 fn unknown_argument(key: &str) -> String {
+    if let Some(suggestion) = crate::suggest::closest(key, ALL) {
+        return format!("unknown argument `{key}`; did you mean `{suggestion}`?");
+    }
     let expected: Vec<String> = ALL.iter().map(|a| format!("`{a}`")).collect();
     format!(
         "unknown argument `{key}`; expected one of {}",
         expected.join(", ")
     )
+}
+
+/// syn's "expected `=`" says what the parser wanted, not what the user should write.
+fn reword_syntax_error(err: syn::Error) -> syn::Error {
+    if err.to_string() == "expected `=`" {
+        syn::Error::new(
+            err.span(),
+            "arguments are `name = value` pairs, like `class = \"upload\", op = \"put_object\"`",
+        )
+    } else {
+        err
+    }
 }
 
 fn quote_path(path: &syn::Path) -> String {
@@ -185,7 +206,7 @@ fn duration(key: &str, value: &Expr, errors: &mut Errors) -> Option<Spanned<u64>
             errors.error(
                 literal.span(),
                 format!(
-                    "malformed duration {:?}: write a whole number and a unit (`ms`, `s`, `m` or `h`), like `\"250ms\"`, `\"1s\"` or `\"2m\"`",
+                    "malformed duration `{:?}`: write a whole number and a unit (`ms`, `s`, `m` or `h`), like `\"250ms\"`, `\"1s\"` or `\"2m\"`",
                     literal.value()
                 ),
             );
@@ -220,7 +241,16 @@ mod tests {
         assert_eq!(parse("1s"), Some(1_000_000_000));
         assert_eq!(parse("2m"), Some(120_000_000_000));
         assert_eq!(parse("1h"), Some(3_600_000_000_000));
-        for bad in ["", "s", "1", "1.5s", "1 s", "1sec", "-1s", "99999999999999h"] {
+        for bad in [
+            "",
+            "s",
+            "1",
+            "1.5s",
+            "1 s",
+            "1sec",
+            "-1s",
+            "99999999999999h",
+        ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
     }

@@ -10,9 +10,9 @@
 //! pub async fn upload_result(&self, job_id: &str) -> Result<String, S3Error> {
 //!     static __S3_OPS_SITE: Site = Site::new(Upload, "put_object", RetryPolicy { .. }, None);
 //!     let mut __s3_ops_call = match Call::begin(&__S3_OPS_SITE, bucket(&self.results_bucket),
-//!                                               Some(&self.upload_circuit)) {
-//!         Ok(call) => call,
-//!         Err(open) => return Err(FromCircuitOpen::from_circuit_open(open)),
+//!                                               Some(circuit(&self.upload_circuit))) {
+//!         Ok(__s3_ops_started) => __s3_ops_started,
+//!         Err(__s3_ops_open) => return Err(FromCircuitOpen::from_circuit_open(__s3_ops_open)),
 //!     };
 //!     loop {
 //!         __s3_ops_call.start_attempt();
@@ -22,9 +22,9 @@
 //!             BODY
 //!         }
 //!         .await;
-//!         match __s3_ops_call.settle(__s3_ops_result, Some(&self.upload_circuit)) {
-//!             Step::Done(result) => return result,
-//!             Step::Retry(delay) => sleep(delay).await,
+//!         match __s3_ops_call.settle(__s3_ops_result, Some(circuit(&self.upload_circuit))) {
+//!             Step::Done(__s3_ops_done) => return __s3_ops_done,
+//!             Step::Retry(__s3_ops_delay) => sleep(__s3_ops_delay).await,
 //!         }
 //!     }
 //! }
@@ -43,6 +43,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
 use syn::{AttrStyle, ItemFn, ReturnType, Type};
 
@@ -64,27 +65,31 @@ pub(crate) fn expand(func: ItemFn, config: Config) -> TokenStream {
     let fake_return = fake_return_edge(&sig.output, ret_span);
 
     let bucket = match &config.bucket {
-        Some(expr) => quote!(::s3_ops_runtime::__private::bucket(&(#expr))),
+        // Spanned at the expression, so a type that is not a bucket name is reported there.
+        Some(expr) => quote_spanned!(expr.span()=> ::s3_ops_runtime::__private::bucket(&(#expr))),
         None => quote!(""),
     };
+    // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
+    // is evaluated again to record the outcome, so no borrow is held across the body.
     let (begin, circuit) = match &config.circuit {
-        Some(circuit) => (
-            quote_spanned! {ret_span=>
-                match ::s3_ops_runtime::__private::Call::begin(
-                    &__S3_OPS_SITE,
-                    #bucket,
-                    ::core::option::Option::Some(&(#circuit)),
-                ) {
-                    ::core::result::Result::Ok(call) => call,
-                    ::core::result::Result::Err(open) => {
+        Some((circuit, span)) => {
+            let circuit = quote_spanned! {*span=>
+                ::core::option::Option::Some(::s3_ops_runtime::__private::circuit(&(#circuit)))
+            };
+            let begin = quote_spanned! {ret_span=>
+                match ::s3_ops_runtime::__private::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                    ::core::result::Result::Ok(__s3_ops_started) => __s3_ops_started,
+                    ::core::result::Result::Err(__s3_ops_open) => {
                         return ::core::result::Result::Err(
-                            ::s3_ops_runtime::__private::FromCircuitOpen::from_circuit_open(open),
+                            ::s3_ops_runtime::__private::FromCircuitOpen::from_circuit_open(
+                                __s3_ops_open,
+                            ),
                         );
                     }
                 }
-            },
-            quote!(::core::option::Option::Some(&(#circuit))),
-        ),
+            };
+            (begin, circuit)
+        }
         None => (
             quote!(::s3_ops_runtime::__private::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
             quote!(::core::option::Option::None),
@@ -120,9 +125,9 @@ pub(crate) fn expand(func: ItemFn, config: Config) -> TokenStream {
                 __s3_ops_call.start_attempt();
                 let __s3_ops_result = #attempt;
                 match #settle {
-                    ::s3_ops_runtime::__private::Step::Done(result) => return result,
-                    ::s3_ops_runtime::__private::Step::Retry(delay) => {
-                        ::s3_ops_runtime::__private::sleep(delay).await;
+                    ::s3_ops_runtime::__private::Step::Done(__s3_ops_done) => return __s3_ops_done,
+                    ::s3_ops_runtime::__private::Step::Retry(__s3_ops_delay) => {
+                        ::s3_ops_runtime::__private::sleep(__s3_ops_delay).await;
                     }
                 }
             }

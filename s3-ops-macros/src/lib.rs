@@ -10,6 +10,7 @@ mod args;
 mod errors;
 mod expand;
 mod ops;
+mod suggest;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -56,7 +57,7 @@ fn not_a_function(err: syn::Error) -> syn::Error {
     if message.contains("curly braces") || message.contains("expected `fn`") {
         syn::Error::new(
             err.span(),
-            "`#[s3_operation]` goes on an `async fn` with a body: it runs the body in its retry loop",
+            "`#[s3_operation]` goes on an `async fn` with a body, because it runs the body in its retry loop; in a trait, put it on the method of the `impl`",
         )
     } else {
         err

@@ -29,7 +29,10 @@ pub(crate) const OPERATIONS: &[(&str, Kind)] = &[
     ("delete_bucket_analytics_configuration", Kind::Delete),
     ("delete_bucket_cors", Kind::Delete),
     ("delete_bucket_encryption", Kind::Delete),
-    ("delete_bucket_intelligent_tiering_configuration", Kind::Delete),
+    (
+        "delete_bucket_intelligent_tiering_configuration",
+        Kind::Delete,
+    ),
     ("delete_bucket_inventory_configuration", Kind::Delete),
     ("delete_bucket_lifecycle", Kind::Delete),
     ("delete_bucket_metadata_configuration", Kind::Delete),
@@ -122,9 +125,18 @@ pub(crate) const OPERATIONS: &[(&str, Kind)] = &[
     ("rename_object", Kind::Write),
     ("restore_object", Kind::Write),
     ("select_object_content", Kind::Read),
-    ("update_bucket_metadata_annotation_table_configuration", Kind::Write),
-    ("update_bucket_metadata_inventory_table_configuration", Kind::Write),
-    ("update_bucket_metadata_journal_table_configuration", Kind::Write),
+    (
+        "update_bucket_metadata_annotation_table_configuration",
+        Kind::Write,
+    ),
+    (
+        "update_bucket_metadata_inventory_table_configuration",
+        Kind::Write,
+    ),
+    (
+        "update_bucket_metadata_journal_table_configuration",
+        Kind::Write,
+    ),
     ("update_object_encryption", Kind::Write),
     ("upload_part", Kind::Write),
     ("upload_part_copy", Kind::Write),
@@ -138,31 +150,9 @@ pub(crate) fn kind_of(op: &str) -> Option<Kind> {
         .map(|i| OPERATIONS[i].1)
 }
 
-/// The known operation closest to `op` by edit distance, if it is close enough to be a typo.
+/// The known operation closest to `op`, if it is close enough to be a typo.
 pub(crate) fn closest(op: &str) -> Option<&'static str> {
-    let limit = (op.len() / 3).max(2);
-    OPERATIONS
-        .iter()
-        .map(|(name, _)| (edit_distance(op, name), *name))
-        .filter(|(distance, _)| *distance <= limit)
-        .min()
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance over bytes (operation names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
+    crate::suggest::closest(op, OPERATIONS.iter().map(|(name, _)| *name))
 }
 
 #[cfg(test)]

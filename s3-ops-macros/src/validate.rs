@@ -2,13 +2,14 @@
 //! points at the token to change and says what to write instead.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{Expr, FnArg, ReturnType, Signature, Type};
 
 use crate::args::{self, Args, Spanned};
 use crate::errors::Errors;
 use crate::ops::{self, Kind};
+use crate::suggest;
 
 /// The seed's classes of S3 call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,7 @@ pub(crate) enum Class {
 
 impl Class {
     const NAMES: &'static str = "`upload`, `download` or `cleanup`";
+    const ALL: [&'static str; 3] = ["upload", "download", "cleanup"];
 
     fn from_str(name: &str) -> Option<Class> {
         match name {
@@ -62,8 +64,9 @@ pub(crate) struct Config {
     pub(crate) class: Class,
     pub(crate) op: String,
     pub(crate) bucket: Option<Expr>,
-    /// The breaker as a place expression; `None` for cleanup.
-    pub(crate) circuit: Option<TokenStream>,
+    /// The breaker as a place expression, and where errors about it should point; `None` for
+    /// cleanup.
+    pub(crate) circuit: Option<(TokenStream, Span)>,
     pub(crate) max_attempts: u32,
     pub(crate) base_delay_nanos: u64,
     pub(crate) max_delay_nanos: u64,
@@ -73,34 +76,51 @@ pub(crate) struct Config {
 }
 
 const SECOND: u64 = 1_000_000_000;
+const DEFAULT_BASE: u64 = SECOND;
+const DEFAULT_MAX: u64 = 30 * SECOND;
 
 pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<Config> {
-    let class = check_class(args.class.as_ref(), errors);
-    let op = check_op(args.op.as_ref(), class, errors);
-    let circuit = check_circuit(class, args.circuit, sig, errors);
+    // A key that was given with a bad value, or a list that did not parse, is already
+    // reported: do not also call it missing.
+    let report_missing = |key: &str| !args.unparsed && !args.given.iter().any(|k| k == key);
+    let class = check_class(args.class.as_ref(), report_missing(args::CLASS), errors);
+    let op = check_op(
+        args.op.as_ref(),
+        args.class.as_ref().zip(class),
+        report_missing(args::OP),
+        errors,
+    );
+    let circuit = check_circuit(class, args.class.as_ref(), args.circuit, sig, errors);
     check_async(sig, errors);
     let return_span = check_return(sig, errors);
 
     let default_attempts = if class == Some(Class::Cleanup) { 1 } else { 3 };
     let max_attempts = args.max_attempts.map_or(default_attempts, |n| n.value);
-    let base_delay_nanos = args.base_delay.as_ref().map_or(SECOND, |d| d.value);
-    let max_delay_nanos = args.max_delay.as_ref().map_or(30 * SECOND, |d| d.value);
+    let base_delay_nanos = args.base_delay.as_ref().map_or(DEFAULT_BASE, |d| d.value);
+    let max_delay_nanos = args.max_delay.as_ref().map_or(DEFAULT_MAX, |d| d.value);
     if base_delay_nanos > max_delay_nanos {
-        let span = args
-            .base_delay
-            .as_ref()
-            .or(args.max_delay.as_ref())
-            .map_or_else(Span::call_site, |d| d.span);
-        errors.error(
-            span,
-            "`base_delay` is longer than `max_delay`: the first backoff would already exceed the cap; lower `base_delay` or raise `max_delay`",
-        );
+        let (span, message) = match (&args.base_delay, &args.max_delay) {
+            (Some(base), Some(_)) => (
+                base.span,
+                "`base_delay` is longer than `max_delay`: the first backoff would already exceed the cap; lower `base_delay` or raise `max_delay`".to_owned(),
+            ),
+            (Some(base), None) => (
+                base.span,
+                "`base_delay` is longer than the default `max_delay` (30s): lower `base_delay` or set a longer `max_delay`".to_owned(),
+            ),
+            (None, Some(max)) => (
+                max.span,
+                "`max_delay` is shorter than the default `base_delay` (1s): raise `max_delay` or set a shorter `base_delay`".to_owned(),
+            ),
+            (None, None) => unreachable!("the defaults are ordered"),
+        };
+        errors.error(span, message);
     }
     if let Some(timeout) = &args.timeout {
         if timeout.value == 0 {
             errors.error(
                 timeout.span,
-                "`timeout` must be longer than zero: every attempt would time out",
+                "`timeout` must be longer than zero: every attempt would time out; remove `timeout` for no per-attempt limit",
             );
         }
     }
@@ -118,8 +138,15 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
     })
 }
 
-fn check_class(class: Option<&Spanned<String>>, errors: &mut Errors) -> Option<Class> {
+fn check_class(
+    class: Option<&Spanned<String>>,
+    report_missing: bool,
+    errors: &mut Errors,
+) -> Option<Class> {
     let Some(class) = class else {
+        if !report_missing {
+            return None;
+        }
         errors.error(
             Span::call_site(),
             format!(
@@ -140,21 +167,32 @@ fn check_class(class: Option<&Spanned<String>>, errors: &mut Errors) -> Option<C
             None
         }
         None => {
-            errors.error(
-                class.span,
-                format!(
-                    "unknown class `{}`; expected {}",
+            let message = match suggest::closest(&class.value, Class::ALL) {
+                Some(suggestion) => format!(
+                    "unknown class `{}`; did you mean `{suggestion}`? (expected {})",
                     class.value,
                     Class::NAMES
                 ),
-            );
+                None => format!("unknown class `{}`; expected {}", class.value, Class::NAMES),
+            };
+            errors.error(class.span, message);
             None
         }
     }
 }
 
-fn check_op(op: Option<&Spanned<String>>, class: Option<Class>, errors: &mut Errors) -> Option<String> {
+/// `class` is the class as written and as parsed, when it is valid: a mismatch points at it,
+/// the token the message asks to change.
+fn check_op(
+    op: Option<&Spanned<String>>,
+    class: Option<(&Spanned<String>, Class)>,
+    report_missing: bool,
+    errors: &mut Errors,
+) -> Option<String> {
     let Some(op) = op else {
+        if !report_missing {
+            return None;
+        }
         errors.error(
             Span::call_site(),
             format!(
@@ -179,7 +217,7 @@ fn check_op(op: Option<&Spanned<String>>, class: Option<Class>, errors: &mut Err
         errors.error(op.span, message);
         return None;
     };
-    let class = class?;
+    let (written, class) = class?;
     if !class.fits(kind) {
         let message = match kind {
             Kind::Delete => format!(
@@ -198,7 +236,7 @@ fn check_op(op: Option<&Spanned<String>>, class: Option<Class>, errors: &mut Err
                 class.name()
             ),
         };
-        errors.error(op.span, message);
+        errors.error(written.span, message);
         return None;
     }
     Some(op.value.clone())
@@ -208,10 +246,11 @@ fn check_op(op: Option<&Spanned<String>>, class: Option<Class>, errors: &mut Err
 /// `self`. `Some(None)` is a cleanup (no breaker); `None` is an error.
 fn check_circuit(
     class: Option<Class>,
+    written_class: Option<&Spanned<String>>,
     circuit: Option<(Expr, Span)>,
     sig: &Signature,
     errors: &mut Errors,
-) -> Option<Option<TokenStream>> {
+) -> Option<Option<(TokenStream, Span)>> {
     let class = class?;
     match (class.default_circuit(), circuit) {
         (None, Some((_, key_span))) => {
@@ -222,7 +261,7 @@ fn check_circuit(
             None
         }
         (None, None) => Some(None),
-        (Some(_), Some((expr, _))) => Some(Some(quote!(#expr))),
+        (Some(_), Some((expr, _))) => Some(Some((quote!(#expr), expr.span()))),
         (Some(field), None) => {
             let has_self = matches!(sig.inputs.first(), Some(FnArg::Receiver(_)));
             if !has_self {
@@ -234,8 +273,10 @@ fn check_circuit(
                 );
                 return None;
             }
-            let field = syn::Ident::new(field, Span::call_site());
-            Some(Some(quote!(self.#field)))
+            // Spanned at the class, so a missing field is reported where the default comes from.
+            let span = written_class.map_or_else(Span::call_site, |c| c.span);
+            let field = syn::Ident::new(field, span);
+            Some(Some((quote_spanned!(span=> self.#field), span)))
         }
     }
 }
@@ -257,7 +298,7 @@ fn check_return(sig: &Signature, errors: &mut Errors) -> Option<Span> {
         ReturnType::Default => {
             errors.error(
                 sig.ident.span(),
-                format!("`#[s3_operation]` methods {HOW}"),
+                format!("add a return type: `#[s3_operation]` methods {HOW}"),
             );
             return None;
         }
@@ -275,5 +316,20 @@ fn check_return(sig: &Signature, errors: &mut Errors) -> Option<Span> {
         );
         return None;
     }
-    Some(ty.span())
+    Some(error_type_span(ty))
+}
+
+/// The span of `E` in `Result<T, E>`, where a missing `Classify` or `From<CircuitOpen>` is to
+/// be fixed; the whole type for an alias that hides it (`S3Result<T>`).
+fn error_type_span(ty: &Type) -> Span {
+    let Type::Path(path) = ty else {
+        return ty.span();
+    };
+    let last = path.path.segments.last();
+    match last.map(|segment| &segment.arguments) {
+        Some(syn::PathArguments::AngleBracketed(args)) if args.args.len() == 2 => {
+            args.args.last().map_or_else(|| ty.span(), |e| e.span())
+        }
+        _ => ty.span(),
+    }
 }

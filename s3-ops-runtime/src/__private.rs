@@ -6,6 +6,7 @@ pub use crate::operation::OperationClass;
 pub use crate::retry::{Jitter, RetryPolicy};
 pub use core::time::Duration;
 
+use crate::breaker::CircuitBreaker;
 use crate::error::{AttemptTimeout, CircuitOpen};
 
 /// Waits out a backoff delay.
@@ -41,8 +42,32 @@ pub trait FromAttemptTimeout: From<AttemptTimeout> {}
 
 impl<E: From<AttemptTimeout>> FromAttemptTimeout for E {}
 
-/// The `bucket` argument, borrowed as `&str` (`String`, `&str`, `Box<str>`, `Cow<str>` …).
+/// What the `bucket` argument may be: anything that borrows as `&str`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a bucket name",
+    label = "`bucket = ...` must borrow as `&str`",
+    note = "give a `String`, `&str`, `Box<str>` or `Cow<str>` expression, such as `bucket = self.bucket` or `bucket = \"results\"`"
+)]
+pub trait BucketName {
+    /// The name.
+    fn bucket_name(&self) -> &str;
+}
+
+impl<B: AsRef<str> + ?Sized> BucketName for B {
+    #[inline]
+    fn bucket_name(&self) -> &str {
+        self.as_ref()
+    }
+}
+
+/// The `bucket` argument, borrowed as `&str`.
 #[inline]
-pub fn bucket<B: AsRef<str> + ?Sized>(bucket: &B) -> &str {
-    bucket.as_ref()
+pub fn bucket<B: BucketName + ?Sized>(bucket: &B) -> &str {
+    bucket.bucket_name()
+}
+
+/// The `circuit` argument, type-checked where it is written.
+#[inline]
+pub fn circuit(circuit: &CircuitBreaker) -> &CircuitBreaker {
+    circuit
 }

@@ -1,0 +1,22 @@
+// `base_delay` longer than the default `max_delay` (30s) is rejected
+use s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
+
+struct Service {
+    upload_circuit: CircuitBreaker,
+    download_circuit: CircuitBreaker,
+}
+
+impl Service {
+    #[s3_operation(class = "upload", op = "put_object", base_delay = "1m")]
+    async fn call(&self, key: &str) -> Result<usize, S3Error> {
+        Ok(key.len())
+    }
+}
+
+fn main() {
+    let service = Service {
+        upload_circuit: CircuitBreaker::new("s3-upload"),
+        download_circuit: CircuitBreaker::new("s3-download"),
+    };
+    drop(service.call("key"));
+}

@@ -1,0 +1,20 @@
+// the attribute needs an `async fn`
+use s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
+
+struct Service {
+    upload_circuit: CircuitBreaker,
+}
+
+impl Service {
+    #[s3_operation(class = "upload", op = "put_object")]
+    fn put(&self) -> Result<(), S3Error> {
+        Ok(())
+    }
+}
+
+fn main() {
+    let service = Service {
+        upload_circuit: CircuitBreaker::new("s3-upload"),
+    };
+    let _ = service.put();
+}
