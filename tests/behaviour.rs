@@ -201,10 +201,16 @@ async fn five_recorded_failures_make_the_next_call_fail_fast_without_a_request()
         storage.upload_circuit.record_failure();
     }
 
-    let err = storage.upload_result("job-1", "# result").await.unwrap_err();
+    let err = storage
+        .upload_result("job-1", "# result")
+        .await
+        .unwrap_err();
 
     assert!(err.is_circuit_open(), "{err}");
-    assert_eq!(err.circuit_open().unwrap().circuit(), "behaviour-open-upload");
+    assert_eq!(
+        err.circuit_open().unwrap().circuit(),
+        "behaviour-open-upload"
+    );
     assert_eq!(put.num_calls(), 0);
     let count = |result| metrics::operations_total("put_object", "behaviour-open", result);
     assert_eq!(count(OperationResult::CircuitOpen), 1);
@@ -214,8 +220,7 @@ async fn five_recorded_failures_make_the_next_call_fail_fast_without_a_request()
 
 #[tokio::test(start_paused = true)]
 async fn cleanup_keeps_working_while_both_circuits_are_open() {
-    let delete = mock!(Client::delete_object)
-        .then_output(|| DeleteObjectOutput::builder().build());
+    let delete = mock!(Client::delete_object).then_output(|| DeleteObjectOutput::builder().build());
     let get = mock!(Client::get_object).then_output(|| GetObjectOutput::builder().build());
     let storage = Storage::new(client(&[&delete, &get]), "behaviour-cleanup");
     storage.upload_circuit.force_open();
@@ -228,7 +233,11 @@ async fn cleanup_keeps_working_while_both_circuits_are_open() {
     assert_eq!(get.num_calls(), 0);
     assert_eq!(delete.num_calls(), 2);
     assert_eq!(
-        metrics::operations_total("delete_object", "behaviour-cleanup", OperationResult::Success),
+        metrics::operations_total(
+            "delete_object",
+            "behaviour-cleanup",
+            OperationResult::Success
+        ),
         2
     );
 }
@@ -259,7 +268,10 @@ async fn mut_self_method_retries_and_keeps_its_mutations() {
 
     let seen = storage.copy_counting("a", "b").await.unwrap();
 
-    assert_eq!(seen, 2, "the body ran once per attempt, mutating self each time");
+    assert_eq!(
+        seen, 2,
+        "the body ran once per attempt, mutating self each time"
+    );
     assert_eq!(copy.num_calls(), 2);
     assert_eq!(metrics::retry_attempts_total("copy_object", 2), 1);
 }
@@ -273,7 +285,13 @@ async fn generic_method_retries() {
         .build();
     let storage = Storage::new(client(&[&part]), "behaviour-generic");
 
-    assert_eq!(storage.upload_part(String::from("big.bin"), 7).await.unwrap(), 7);
+    assert_eq!(
+        storage
+            .upload_part(String::from("big.bin"), 7)
+            .await
+            .unwrap(),
+        7
+    );
     assert_eq!(part.num_calls(), 2);
     assert_eq!(metrics::retry_attempts_total("upload_part", 2), 1);
 }
@@ -307,7 +325,11 @@ async fn transient_failures_open_the_breaker_after_five_calls_not_five_attempts(
     let storage = Storage::new(client(&[&get]), "behaviour-trip");
 
     for call in 1..=5 {
-        assert_eq!(storage.download_circuit.state(), CircuitState::Closed, "call {call}");
+        assert_eq!(
+            storage.download_circuit.state(),
+            CircuitState::Closed,
+            "call {call}"
+        );
         let err = storage.download("k").await.unwrap_err();
         assert_eq!(err.code(), Some("SlowDown"));
     }
@@ -330,7 +352,11 @@ async fn an_attempt_past_its_timeout_is_retried() {
     storage.head_slow_first("k", &slow).await.unwrap();
 
     assert_eq!(slow.load(Ordering::SeqCst), 2);
-    assert_eq!(head.num_calls(), 1, "the timed-out attempt never sent its request");
+    assert_eq!(
+        head.num_calls(),
+        1,
+        "the timed-out attempt never sent its request"
+    );
     assert_eq!(metrics::retry_attempts_total("head_object", 2), 1);
 }
 
@@ -349,7 +375,9 @@ async fn a_cancelled_half_open_probe_frees_its_slot() {
     // The probe waits on a gate that never opens; its caller gives up after 1 ms.
     let gate = tokio::sync::Notify::new();
     let mut probe = Box::pin(storage.download_waiting(&gate));
-    assert!(tokio::time::timeout(Duration::from_millis(1), &mut probe).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(1), &mut probe)
+        .await
+        .is_err());
     // While the probe is in flight it holds the only slot: other calls fail fast.
     assert!(storage.download("k").await.unwrap_err().is_circuit_open());
     assert_eq!(get.num_calls(), 0);
