@@ -30,6 +30,15 @@
 //! each request's operation from s3s's router, in an [`s3s::access::S3Access`] hook that runs
 //! after signature verification and before the operation, and hands the connection-level
 //! faults to the hyper service around s3s through the request extensions.
+//!
+//! Where it differs from S3, and what to know:
+//! - s3s-fs stores an object before checking its `Content-MD5`: a `BadDigest` answer may leave
+//!   the new object in place (S3 never stores it).
+//! - s3s logs every request, `Authorization` header included, at `DEBUG` (target `s3s`): keep
+//!   `s3s` at `INFO` or above in a subscriber whose output others read (`s3s=off` also hides the
+//!   three `ERROR` lines s3s writes for every injected fault).
+//! - Writes into a bucket that does not exist answer `NoSuchBucket`, as S3 does (s3s-fs alone
+//!   would create the bucket's directory).
 
 mod client;
 mod faults;

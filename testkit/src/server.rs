@@ -16,6 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::path::S3Path;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3Error, S3ErrorCode, S3Result, StdError};
 use tokio::net::{TcpListener, TcpStream};
@@ -81,6 +82,7 @@ impl S3Server {
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         builder.set_access(FaultHook {
             faults: faults.clone(),
+            root: root.clone(),
         });
         let service = builder.build();
 
@@ -275,6 +277,8 @@ async fn handle(
 /// knowing the operation. Counts it, sleeps the delay and decides the fault.
 struct FaultHook {
     faults: Faults,
+    /// The store's root: a bucket is a directory under it.
+    root: PathBuf,
 }
 
 #[async_trait::async_trait]
@@ -288,6 +292,16 @@ impl S3Access for FaultHook {
                 S3ErrorCode::AccessDenied,
                 "Signature is required",
             ));
+        }
+        // s3s-fs creates missing parent directories on `PutObject`, so a write into a bucket
+        // that does not exist would succeed; S3 answers `NoSuchBucket`, and so do we.
+        if let S3Path::Object { bucket, .. } = cx.s3_path() {
+            if !self.root.join(&**bucket).is_dir() {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NoSuchBucket,
+                    "The specified bucket does not exist",
+                ));
+            }
         }
         let delay = self.faults.delay_for(index);
         if !delay.is_zero() {

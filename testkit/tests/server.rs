@@ -715,3 +715,19 @@ async fn drop_stops_serving_and_deletes_the_directory() {
         .unwrap_err();
     assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn writes_into_a_missing_bucket_answer_no_such_bucket() {
+    let (server, client) = setup().await;
+    let err = client
+        .put_object()
+        .bucket("no-such-bucket")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchBucket"));
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+    assert!(!server.root_dir().join("no-such-bucket").exists());
+}
