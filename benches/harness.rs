@@ -1,0 +1,166 @@
+//! The measurement loops, the same for every variant: `iters` calls back to back inside one
+//! `block_on` of a current-thread runtime, timed around the loop, so what is measured per call
+//! is the call (creating and polling its future to completion) and not the runtime's entry.
+//!
+//! Use them from criterion's `iter_custom`. Criterion's linear sampling then fits time against
+//! iterations, so a constant per-sample cost (entering `block_on`, starting threads) falls into
+//! the intercept and out of the per-call slope it reports.
+//!
+//! The loops are timed on the thread's CPU clock by default: on a machine shared with other
+//! work, wall time counts the slices in which the benchmark waited for a core, and that noise
+//! is larger than the differences measured here. Cache misses and contended cache lines still
+//! count, as they stall the thread while it runs. `S3_OPS_BENCH_CLOCK=wall` times the wall
+//! clock instead.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Builder, Runtime};
+
+/// What the loops are timed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// `CLOCK_THREAD_CPUTIME_ID`: the time the measuring thread ran.
+    ThreadCpu,
+    /// `std::time::Instant`.
+    Wall,
+}
+
+impl Clock {
+    /// `S3_OPS_BENCH_CLOCK=wall` or `cpu` (the default).
+    ///
+    /// # Panics
+    ///
+    /// On any other value.
+    pub fn from_env() -> Self {
+        match std::env::var("S3_OPS_BENCH_CLOCK").as_deref() {
+            Err(_) | Ok("cpu") => Clock::ThreadCpu,
+            Ok("wall") => Clock::Wall,
+            Ok(other) => panic!("S3_OPS_BENCH_CLOCK={other}: expected `cpu` or `wall`"),
+        }
+    }
+
+    /// A reading of this clock on the calling thread.
+    pub fn now(self) -> Duration {
+        match self {
+            Clock::ThreadCpu => thread_cpu_time(),
+            Clock::Wall => {
+                static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+                ORIGIN.get_or_init(Instant::now).elapsed()
+            }
+        }
+    }
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// The CPU time of the whole process, all threads: for the end-to-end pair, whose work is
+/// spread over the runtime's workers and the embedded server.
+pub fn process_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(id: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; `id` is one of the CPU-time clocks above.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime({id}) failed");
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// The clock every loop uses, read once from the environment.
+pub fn clock() -> Clock {
+    static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(Clock::from_env)
+}
+
+/// A current-thread runtime with the timer on (the retry loops can sleep), no I/O driver.
+///
+/// # Panics
+///
+/// When the runtime cannot be built.
+pub fn runtime() -> Runtime {
+    Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// Calls `call(i)` for `i` in `0..iters`, awaiting each, on `rt`; returns the loop's time.
+pub fn run<F, R>(rt: &Runtime, iters: u64, call: &F) -> Duration
+where
+    F: AsyncFn(u64) -> R,
+{
+    let clock = clock();
+    rt.block_on(async {
+        let start = clock.now();
+        for i in 0..iters {
+            black_box(call(black_box(i)).await);
+        }
+        clock.now().saturating_sub(start)
+    })
+}
+
+/// Two OS threads, each with its own current-thread runtime, calling one shared service.
+pub struct Pair {
+    runtimes: [Runtime; 2],
+}
+
+impl Pair {
+    /// Two runtimes, built once and reused by every sample.
+    pub fn new() -> Self {
+        Self {
+            runtimes: [runtime(), runtime()],
+        }
+    }
+
+    /// Runs [`run`] with `iters` calls on both threads at once, released together by a barrier;
+    /// returns the longer of the two loops' times. Divided by `iters`, that is the per-call
+    /// cost each thread pays while the other hammers the same breaker and metrics (on the CPU
+    /// clock: only while the two actually overlap, which a busy machine does not guarantee).
+    ///
+    /// # Panics
+    ///
+    /// When a call panics.
+    pub fn run<F, R>(&self, iters: u64, call: &F) -> Duration
+    where
+        F: AsyncFn(u64) -> R + Sync,
+    {
+        let barrier = Barrier::new(self.runtimes.len());
+        thread::scope(|scope| {
+            let threads: Vec<_> = self
+                .runtimes
+                .iter()
+                .map(|rt| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        run(rt, iters, call)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a benchmark thread panicked"))
+                .max()
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl Default for Pair {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,261 @@
+//! A straightforward Rust port of the seed recipe (`seed/add-s3-operations.md`): the Python
+//! `CircuitBreaker` as a `Mutex`-guarded state, `check_state()` then `is_open`, the retry helper,
+//! `record_success()` / `record_failure()`, and the metrics looked up by label on every call
+//! (`.labels(...)` in Python, `with_label_values` here).
+//!
+//! Kept faithful, including what the runtime does differently: every exception records a
+//! failure (a 403 counts towards opening the circuit), and the duration is observed on success
+//! only. Not handicapped: attempt labels come from a table rather than being formatted per call.
+
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use prometheus::IntGauge;
+use s3_ops_runtime::{Classify, S3Error};
+
+use crate::metrics::{Families, ATTEMPT_LABELS};
+use crate::{body, HandError, BUCKET, OPERATION};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+struct Inner {
+    state: State,
+    failures: u32,
+    successes: u32,
+    opened_at: Option<Instant>,
+}
+
+/// The seed's circuit breaker: every method takes the lock.
+pub struct MutexBreaker {
+    inner: Mutex<Inner>,
+    failure_threshold: u32,
+    success_threshold: u32,
+    timeout: Duration,
+    gauge: IntGauge,
+}
+
+impl MutexBreaker {
+    /// The seed's thresholds: 5 failures open it for 60 s, 2 half-open successes close it.
+    pub fn new(gauge: IntGauge) -> Self {
+        gauge.set(0);
+        Self {
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                failures: 0,
+                successes: 0,
+                opened_at: None,
+            }),
+            failure_threshold: 5,
+            success_threshold: 2,
+            timeout: Duration::from_secs(60),
+            gauge,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves an open circuit whose timeout has elapsed to half-open.
+    pub fn check_state(&self) {
+        let mut inner = self.lock();
+        if inner.state == State::Open
+            && inner
+                .opened_at
+                .is_some_and(|at| at.elapsed() >= self.timeout)
+        {
+            inner.state = State::HalfOpen;
+            inner.successes = 0;
+            self.gauge.set(1);
+        }
+    }
+
+    /// `true` while the circuit is open.
+    pub fn is_open(&self) -> bool {
+        self.lock().state == State::Open
+    }
+
+    /// Records a successful call.
+    pub fn record_success(&self) {
+        let mut inner = self.lock();
+        match inner.state {
+            State::Closed => inner.failures = 0,
+            State::HalfOpen => {
+                inner.successes += 1;
+                if inner.successes >= self.success_threshold {
+                    inner.state = State::Closed;
+                    inner.failures = 0;
+                    self.gauge.set(0);
+                }
+            }
+            State::Open => {}
+        }
+    }
+
+    /// Records a failed call.
+    pub fn record_failure(&self) {
+        let mut inner = self.lock();
+        inner.failures += 1;
+        if inner.state == State::HalfOpen || inner.failures >= self.failure_threshold {
+            inner.state = State::Open;
+            inner.opened_at = Some(Instant::now());
+            self.gauge.set(2);
+        }
+    }
+}
+
+/// The seed's `retry_with_backoff`: `max_attempts` attempts, `base_delay` doubling.
+///
+/// # Errors
+///
+/// The last attempt's error.
+pub async fn retry_with_backoff<T, F, Fut>(
+    families: &Families,
+    mut attempt: F,
+    max_attempts: u32,
+    base_delay: Duration,
+) -> Result<T, S3Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, S3Error>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        families
+            .attempts
+            .with_label_values(&[OPERATION, ATTEMPT_LABELS[(n - 1) as usize]])
+            .inc();
+        match attempt().await {
+            Err(err) if n < max_attempts && err.classify().is_retryable() => {
+                tokio::time::sleep(base_delay * 2u32.pow(n - 1)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The service, ported from the seed.
+pub struct Seed {
+    bucket: String,
+    upload_circuit: MutexBreaker,
+    families: Families,
+    base_delay: Duration,
+}
+
+impl Seed {
+    /// The seed's 3 attempts from 1 s.
+    pub fn new() -> Self {
+        Self::with_base_delay(Duration::from_secs(1))
+    }
+
+    /// With a first backoff of your own (tests use short delays).
+    pub fn with_base_delay(base_delay: Duration) -> Self {
+        let families = Families::new();
+        Self {
+            bucket: BUCKET.to_owned(),
+            upload_circuit: MutexBreaker::new(families.breaker_gauge("s3-upload")),
+            families,
+            base_delay,
+        }
+    }
+
+    /// The breaker.
+    pub fn circuit(&self) -> &MutexBreaker {
+        &self.upload_circuit
+    }
+
+    /// The metric families (to read counts in tests).
+    pub fn families(&self) -> &Families {
+        &self.families
+    }
+
+    /// The recipe's steps 2 to 4 around the body.
+    ///
+    /// # Errors
+    ///
+    /// The body's last error, or [`HandError::CircuitOpen`].
+    pub async fn put(&self, x: u64) -> Result<u64, HandError> {
+        let ops = &self.families.operations;
+        self.upload_circuit.check_state();
+        if self.upload_circuit.is_open() {
+            ops.with_label_values(&[OPERATION, &self.bucket, "circuit_open"])
+                .inc();
+            return Err(HandError::CircuitOpen);
+        }
+        let start = Instant::now();
+        match retry_with_backoff(&self.families, || async { body(x) }, 3, self.base_delay).await {
+            Ok(value) => {
+                self.upload_circuit.record_success();
+                ops.with_label_values(&[OPERATION, &self.bucket, "success"])
+                    .inc();
+                self.families
+                    .duration
+                    .with_label_values(&[OPERATION, &self.bucket])
+                    .observe(start.elapsed().as_secs_f64());
+                Ok(value)
+            }
+            Err(err) => {
+                self.upload_circuit.record_failure();
+                ops.with_label_values(&[OPERATION, &self.bucket, "error"])
+                    .inc();
+                Err(err.into())
+            }
+        }
+    }
+}
+
+impl Default for Seed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{block_on, Counts};
+    use crate::{FAIL_CLIENT, FAIL_TRANSIENT};
+
+    #[test]
+    fn counts_one_attempt_one_result_one_duration_per_call() {
+        let svc = Seed::new();
+        block_on(async {
+            assert_eq!(svc.put(7).await.unwrap(), 7);
+            assert_eq!(
+                Counts::read(svc.families()),
+                Counts {
+                    success: 1,
+                    attempts: [1, 0, 0],
+                    observed: 1,
+                    ..Counts::default()
+                }
+            );
+            assert!(svc.put(FAIL_CLIENT).await.is_err());
+            let counts = Counts::read(svc.families());
+            assert_eq!((counts.error, counts.attempts), (1, [2, 0, 0]));
+        });
+    }
+
+    #[test]
+    fn retries_transient_errors_then_opens_after_five_failed_calls() {
+        let svc = Seed::with_base_delay(Duration::from_millis(1));
+        block_on(async {
+            for _ in 0..5 {
+                assert!(!svc.put(FAIL_TRANSIENT).await.unwrap_err().is_circuit_open());
+            }
+            let counts = Counts::read(svc.families());
+            assert_eq!((counts.error, counts.attempts), (5, [5, 5, 5]));
+            assert!(svc.circuit().is_open());
+            assert!(svc.put(7).await.unwrap_err().is_circuit_open());
+            let counts = Counts::read(svc.families());
+            assert_eq!((counts.circuit_open, counts.attempts), (1, [5, 5, 5]));
+        });
+    }
+}
