@@ -9,6 +9,7 @@
 mod args;
 mod errors;
 mod expand;
+mod function;
 mod ops;
 mod suggest;
 mod validate;
@@ -16,9 +17,9 @@ mod validate;
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::ToTokens;
-use syn::ItemFn;
 
 use errors::Errors;
+use function::Function;
 
 /// Makes an `async fn` that calls S3 resilient: circuit breaker, retry with backoff, metrics.
 /// See `s3_ops_runtime::s3_operation` for the documentation.
@@ -28,7 +29,7 @@ pub fn s3_operation(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn s3_operation_impl(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func: Function = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(err) => return with_error(item, not_a_function(err)),
     };

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::breaker::{BreakerOutcome, CircuitBreaker, Ticket};
 use crate::classify::{Classify, ErrorClass};
 use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::metrics::shard::thread_shard;
 use crate::metrics::store::{store, AttemptSeries, OpSeries};
 use crate::metrics::OperationResult;
 use crate::operation::OperationClass;
@@ -68,7 +69,7 @@ impl Site {
     fn series(&self, bucket: &str) -> &'static OpSeries {
         for slot in &self.buckets {
             match slot.get() {
-                Some((cached, series)) if **cached == *bucket => return series,
+                Some((cached, series)) if same_name(cached, bucket) => return series,
                 Some(_) => continue,
                 None => break,
             }
@@ -89,14 +90,14 @@ impl Site {
     }
 
     #[inline]
-    fn count_attempt(&self, attempt: u32) {
+    fn count_attempt(&self, attempt: u32, shard: usize) {
         let attempts = self.attempts.get_or_init(|| {
             (1..=self.policy.max_attempts)
                 .map(|n| store().attempt_series(self.operation, n))
                 .collect()
         });
         if let Some(series) = attempts.get((attempt as usize).wrapping_sub(1)) {
-            series.counter.inc();
+            series.counter.inc_at(shard);
         }
     }
 }
@@ -109,6 +110,9 @@ pub struct Call<'s> {
     ticket: Option<Ticket>,
     start: Instant,
     attempt: u32,
+    /// The metric shard of the thread that started the call, looked up once. A call that moves
+    /// to another worker keeps using it: correct (the cells are atomic), just not local.
+    shard: usize,
 }
 
 /// What to do after an attempt.
@@ -126,6 +130,7 @@ impl<'s> Call<'s> {
     /// # Errors
     ///
     /// The circuit is open: counted as `result="circuit_open"`, no attempt is made.
+    //
     #[inline]
     pub fn begin(
         site: &'s Site,
@@ -147,6 +152,7 @@ impl<'s> Call<'s> {
             ticket,
             start: Instant::now(),
             attempt: 0,
+            shard: thread_shard(),
         })
     }
 
@@ -159,6 +165,7 @@ impl<'s> Call<'s> {
             ticket: None,
             start: Instant::now(),
             attempt: 0,
+            shard: thread_shard(),
         }
     }
 
@@ -166,7 +173,7 @@ impl<'s> Call<'s> {
     #[inline]
     pub fn start_attempt(&mut self) {
         self.attempt += 1;
-        self.site.count_attempt(self.attempt);
+        self.site.count_attempt(self.attempt, self.shard);
     }
 
     /// Runs one attempt under the site's `timeout`; an attempt past it fails with
@@ -232,7 +239,7 @@ impl<'s> Call<'s> {
         outcome: BreakerOutcome,
         circuit: Option<&CircuitBreaker>,
     ) {
-        self.series.finish(result, self.start.elapsed());
+        self.series.finish(result, self.start.elapsed(), self.shard);
         if let (Some(ticket), Some(circuit)) = (self.ticket.take(), circuit) {
             ticket.settle(circuit, outcome);
         }
@@ -276,6 +283,60 @@ impl<'s> Call<'s> {
                 error_kind = err.error_kind().unwrap_or("-"),
                 "S3 operation failed: not retried"
             );
+        }
+    }
+}
+
+/// `a == b` for bucket names, inlined: the call to `memcmp` that `==` makes costs more than
+/// comparing a short name directly, and this runs on every call.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Overlapping loads cover every byte without a loop: a few compares whatever the length.
+    let u32_at = |s: &[u8], at: usize| {
+        u32::from_ne_bytes(s[at..at + 4].try_into().expect("a slice of 4 bytes"))
+    };
+    let u64_at = |s: &[u8], at: usize| {
+        u64::from_ne_bytes(s[at..at + 8].try_into().expect("a slice of 8 bytes"))
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_name;
+
+    #[test]
+    fn same_name_is_string_equality() {
+        let names = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "results",
+            "resultz",
+            "results1",
+            "results2",
+            "bucket-of-16-ch",
+            "bucket-of-16-chr",
+            "bucket-of-16-chs",
+            "a-much-longer-bucket-name",
+            "a-much-longer-bucket-namf",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} vs {b:?}");
+            }
         }
     }
 }

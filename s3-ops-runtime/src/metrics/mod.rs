@@ -21,7 +21,7 @@
 mod collector;
 #[cfg(feature = "metrics-server")]
 mod server;
-mod shard;
+pub(crate) mod shard;
 pub(crate) mod store;
 
 use std::sync::{Mutex, PoisonError};

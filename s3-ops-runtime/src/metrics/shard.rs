@@ -23,10 +23,11 @@ fn shard_count() -> usize {
     })
 }
 
-/// This thread's shard: assigned round-robin on first use, so the first `shards` threads (the
-/// runtime's workers, in practice) never share one.
+/// This thread's shard number (unmasked): assigned round-robin on first use, so the first
+/// `shards` threads (the runtime's workers, in practice) never share a shard. A call looks it
+/// up once and uses it for every cell it touches.
 #[inline]
-fn shard_index(mask: usize) -> usize {
+pub(crate) fn thread_shard() -> usize {
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
@@ -34,10 +35,10 @@ fn shard_index(mask: usize) -> usize {
     INDEX.with(|index| {
         let mut i = index.get();
         if i == usize::MAX {
-            i = NEXT.fetch_add(1, Ordering::Relaxed);
+            i = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
             index.set(i);
         }
-        i & mask
+        i
     })
 }
 
@@ -66,8 +67,14 @@ impl<T> Sharded<T> {
     /// The calling thread's shard.
     #[inline]
     pub(crate) fn local(&self) -> &T {
-        // `mask < shards.len()`, so the index is in bounds; the check compiles away.
-        &self.shards[shard_index(self.mask)].0
+        self.at(thread_shard())
+    }
+
+    /// The shard of [`thread_shard`] number `shard` (looked up once by the caller).
+    #[inline]
+    pub(crate) fn at(&self, shard: usize) -> &T {
+        // `mask < shards.len()`, so the index is in bounds.
+        &self.shards[shard & self.mask].0
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
@@ -79,9 +86,10 @@ impl<T> Sharded<T> {
 pub(crate) type Counter = Sharded<AtomicU64>;
 
 impl Sharded<AtomicU64> {
+    /// Adds one on shard number `shard`.
     #[inline]
-    pub(crate) fn inc(&self) {
-        self.local().fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn inc_at(&self, shard: usize) {
+        self.at(shard).fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn sum(&self) -> u64 {
@@ -100,7 +108,7 @@ mod tests {
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let counter = counter.clone();
-                std::thread::spawn(move || (0..1000).for_each(|_| counter.inc()))
+                std::thread::spawn(move || (0..1000).for_each(|_| counter.inc_at(thread_shard())))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());

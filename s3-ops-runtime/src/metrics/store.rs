@@ -43,12 +43,22 @@ impl OpSeries {
         self.cells.local().results[result as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts the result and observes the call's duration, on this thread's shard.
+    /// Counts the result and observes the call's duration, on shard `shard`.
     #[inline]
-    pub(crate) fn finish(&self, result: OperationResult, elapsed: Duration) {
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let bucket = DURATION_BUCKETS_NANOS.partition_point(|&upper| upper < nanos);
-        let cells = self.cells.local();
+    pub(crate) fn finish(&self, result: OperationResult, elapsed: Duration, shard: usize) {
+        // Whole seconds, then nanoseconds: no 128-bit arithmetic on the hot path.
+        let nanos = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()));
+        // A forward scan: calls are usually short, so it stops after a compare or two, and
+        // unlike a binary search it does not make the atomics below wait on a chain of
+        // dependent loads.
+        let bucket = DURATION_BUCKETS_NANOS
+            .iter()
+            .position(|&upper| nanos <= upper)
+            .unwrap_or(DURATION_BUCKETS_NANOS.len());
+        let cells = self.cells.at(shard);
         cells.results[result as usize].fetch_add(1, Ordering::Relaxed);
         cells.duration_buckets[bucket].fetch_add(1, Ordering::Relaxed);
         cells.duration_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
