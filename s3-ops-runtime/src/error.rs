@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -18,18 +20,58 @@ use crate::classify::{classify_s3, Classify, ErrorClass};
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// A circuit's name, cheap to copy into every refusal: a `'static` name is a pointer, a name
+/// built at run time is shared (a reference count, not an allocation, per fast fail).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum CircuitName {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl From<Cow<'static, str>> for CircuitName {
+    fn from(name: Cow<'static, str>) -> Self {
+        match name {
+            Cow::Borrowed(name) => CircuitName::Static(name),
+            Cow::Owned(name) => CircuitName::Shared(name.into()),
+        }
+    }
+}
+
+impl Deref for CircuitName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            CircuitName::Static(name) => name,
+            CircuitName::Shared(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for CircuitName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl fmt::Debug for CircuitName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// A call refused by an open circuit breaker: no request was sent.
 ///
 /// Carries the circuit's name and how long until it lets a probe through. Annotated upload and
 /// download methods return it converted into their error type (`E: From<CircuitOpen>`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CircuitOpen {
-    circuit: Cow<'static, str>,
+    circuit: CircuitName,
     retry_after: Duration,
 }
 
 impl CircuitOpen {
-    pub(crate) fn new(circuit: Cow<'static, str>, retry_after: Duration) -> Self {
+    pub(crate) fn new(circuit: CircuitName, retry_after: Duration) -> Self {
         Self {
             circuit,
             retry_after,

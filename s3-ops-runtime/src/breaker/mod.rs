@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::CircuitOpen;
+use crate::error::{CircuitName, CircuitOpen};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use machine::{Admission, Machine, Nanos, Outcome, Transitions, Word};
 
@@ -132,7 +132,7 @@ pub struct CircuitBreaker {
 }
 
 pub(crate) struct Inner {
-    name: Cow<'static, str>,
+    name: CircuitName,
     config: BreakerConfig,
     base: Instant,
     /// `Machine::word()` of the last transition, for lock-free readers.
@@ -161,11 +161,11 @@ impl CircuitBreaker {
         }
         let machine = Machine::new();
         let inner = Arc::new(Inner {
+            name: name.into(),
             word: AtomicU64::new(machine.word().0),
             open_until: AtomicU64::new(machine.open_until()),
             machine: Mutex::new(machine),
             base: Instant::now(),
-            name,
             config,
         });
         #[cfg(not(s3_ops_loom))]
@@ -205,6 +205,7 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// [`CircuitOpen`] while the circuit is open, or half-open with every probe slot taken.
+    #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, CircuitOpen> {
         Ok(Permit {
             breaker: self,
@@ -379,11 +380,13 @@ impl Permit<'_> {
     }
 
     /// The call succeeded.
+    #[inline]
     pub fn success(self) {
         self.ticket.settle(self.breaker, Outcome::Success);
     }
 
     /// The call failed in a way that says S3 is unwell.
+    #[inline]
     pub fn failure(self) {
         self.ticket.settle(self.breaker, Outcome::Failure);
     }
