@@ -142,7 +142,7 @@ impl<'s> Call<'s> {
             None => None,
             Some(Ok(ticket)) => Some(ticket),
             Some(Err(open)) => {
-                series.count(OperationResult::CircuitOpen);
+                series.count_circuit_open();
                 return Err(open);
             }
         };

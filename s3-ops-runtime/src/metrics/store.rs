@@ -22,13 +22,20 @@ pub const OTHER_BUCKET: &str = "other";
 /// Distinct bucket labels kept before new buckets are counted as [`OTHER_BUCKET`].
 pub const DEFAULT_BUCKET_LABEL_LIMIT: usize = 100;
 
+const BUCKETS: usize = DURATION_BUCKETS_NANOS.len() + 1;
+
 /// The cells of one `(operation, bucket)` series, one set per shard.
+///
+/// Successes and errors each have their own duration buckets, and their counts are the sums of
+/// those: a finished call makes two atomic additions (its bucket, the duration sum) instead of
+/// three. The exported histogram adds the two sets together.
 #[derive(Default)]
 pub(crate) struct OpCells {
-    results: [AtomicU64; 3],
+    circuit_open: AtomicU64,
     duration_sum_nanos: AtomicU64,
-    /// Not cumulative: one cell per bucket of `DURATION_BUCKETS_NANOS`, then `+Inf`.
-    duration_buckets: [AtomicU64; DURATION_BUCKETS_NANOS.len() + 1],
+    /// Not cumulative: one cell per bucket of `DURATION_BUCKETS_NANOS`, then `+Inf`; indexed by
+    /// `OperationResult::Success` and `OperationResult::Error`.
+    duration_buckets: [[AtomicU64; BUCKETS]; 2],
 }
 
 pub(crate) struct OpSeries {
@@ -38,14 +45,20 @@ pub(crate) struct OpSeries {
 }
 
 impl OpSeries {
+    /// Counts a call refused by an open circuit (not observed in the histogram: it never ran).
     #[inline]
-    pub(crate) fn count(&self, result: OperationResult) {
-        self.cells.local().results[result as usize].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn count_circuit_open(&self) {
+        self.cells
+            .local()
+            .circuit_open
+            .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts the result and observes the call's duration, on shard `shard`.
+    /// Counts the result (`Success` or `Error`) and observes the call's duration, on shard
+    /// `shard`.
     #[inline]
     pub(crate) fn finish(&self, result: OperationResult, elapsed: Duration, shard: usize) {
+        debug_assert_ne!(result, OperationResult::CircuitOpen);
         // Whole seconds, then nanoseconds: no 128-bit arithmetic on the hot path.
         let nanos = elapsed
             .as_secs()
@@ -59,25 +72,35 @@ impl OpSeries {
             .position(|&upper| nanos <= upper)
             .unwrap_or(DURATION_BUCKETS_NANOS.len());
         let cells = self.cells.at(shard);
-        cells.results[result as usize].fetch_add(1, Ordering::Relaxed);
-        cells.duration_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let outcome = usize::from(result == OperationResult::Error);
+        cells.duration_buckets[outcome][bucket].fetch_add(1, Ordering::Relaxed);
         cells.duration_sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     pub(crate) fn result_total(&self, result: OperationResult) -> u64 {
-        self.cells
-            .iter()
-            .map(|c| c.results[result as usize].load(Ordering::Relaxed))
-            .sum()
+        let per_shard = |cells: &OpCells| match result {
+            OperationResult::CircuitOpen => cells.circuit_open.load(Ordering::Relaxed),
+            OperationResult::Success | OperationResult::Error => {
+                let outcome = usize::from(result == OperationResult::Error);
+                cells.duration_buckets[outcome]
+                    .iter()
+                    .map(|cell| cell.load(Ordering::Relaxed))
+                    .sum()
+            }
+        };
+        self.cells.iter().map(per_shard).sum()
     }
 
-    /// Non-cumulative bucket counts (the last is `+Inf`) and the sum of durations.
+    /// Non-cumulative bucket counts of successes and errors together (the last is `+Inf`),
+    /// and the sum of durations.
     pub(crate) fn duration(&self) -> (Vec<u64>, Duration) {
-        let mut buckets = vec![0u64; DURATION_BUCKETS_NANOS.len() + 1];
+        let mut buckets = vec![0u64; BUCKETS];
         let mut sum = 0u64;
         for cells in self.cells.iter() {
-            for (total, cell) in buckets.iter_mut().zip(&cells.duration_buckets) {
-                *total += cell.load(Ordering::Relaxed);
+            for outcome in &cells.duration_buckets {
+                for (total, cell) in buckets.iter_mut().zip(outcome) {
+                    *total += cell.load(Ordering::Relaxed);
+                }
             }
             sum = sum.saturating_add(cells.duration_sum_nanos.load(Ordering::Relaxed));
         }
