@@ -312,6 +312,11 @@ fn same_name(a: &str, b: &str) -> bool {
     }
 }
 
+/// The S3 error code for logs, when the error is (or wraps) an `S3Error`.
+fn error_code<E: Classify>(err: &E) -> &str {
+    err.error_code().unwrap_or("-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_name;
@@ -339,9 +344,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The S3 error code for logs, when the error is (or wraps) an `S3Error`.
-fn error_code<E: Classify>(err: &E) -> &str {
-    err.error_code().unwrap_or("-")
 }
