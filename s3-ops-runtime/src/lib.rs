@@ -2,7 +2,7 @@
 //!
 //! Annotate a service method with [`#[s3_operation]`](s3_operation) and it gets what a careful
 //! engineer writes by hand around every S3 call: a [circuit breaker](CircuitBreaker) check that
-//! fails fast while S3 is down, exponential-backoff [retry](retry) of transient errors only
+//! fails fast while S3 is down, exponential-backoff [retry] of transient errors only
 //! ([classified](Classify) by S3 error code, then HTTP status), one outcome recorded on the
 //! breaker per call, and Prometheus [metrics]. Best-effort cleanup has no breaker, and the
 //! compiler enforces it.
