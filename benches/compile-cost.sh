@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # Compile cost of the attribute: generates two crates with METHODS async methods each, one with
 # `#[s3_operation]` on every method and one with the same methods bare, both depending on
-# s3-ops-runtime by path, builds their dependencies once, then times rebuilding each crate
-# alone (its lib.rs touched) RUNS times, rotating the order, and prints the medians. A third
-# row builds the annotated crate with proc macros compiled at opt-level 3
-# (`[profile.<p>.build-override] opt-level = 3`), in a target directory of its own: its
-# difference from the second row is the time the attribute itself spends running unoptimized,
-# which is what cargo does with proc macros by default.
+# s3-ops-runtime by path, builds their dependencies once, then times building each crate alone
+# RUNS times, rotating the order, and prints the medians. A third row builds the annotated crate
+# with proc macros compiled at opt-level 3 (`[profile.<p>.build-override] opt-level = 3`), in a
+# target directory of its own: its difference from the second row is the time the attribute
+# itself spends running unoptimized, which is what cargo does with proc macros by default.
+#
+# Times are CPU seconds (user + system, cargo and rustc), which a busy or shared machine
+# disturbs less than wall time.
+#
+# Modes are CMD:PROFILE[:incremental]. Without `:incremental` the crate is compiled whole each
+# time (CARGO_INCREMENTAL=0: a first build, a CI build, a release build). With it, the crate is
+# rebuilt after `touch` over a warm incremental cache: rustc then re-expands every macro but
+# reuses the type checking and code of the unchanged functions, so that row mostly measures the
+# macro running.
 #
 # Usage: benches/compile-cost.sh [RUNS] [METHODS]      (defaults: 5 runs, 100 methods)
-# Env:   MODES="build:dev build:release check:dev" (the default), KEEP=1 keeps the temporary
-#        directory.
+# Env:   MODES="build:dev build:release check:dev build:dev:incremental" (the default), KEEP=1
+#        keeps the temporary directory.
 set -euo pipefail
 
 RUNS=${1:-5}
 METHODS=${2:-100}
-MODES=${MODES:-"build:dev build:release check:dev"}
+MODES=${MODES:-"build:dev build:release check:dev build:dev:incremental"}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-ops-compile-cost.XXXXXX")
 if [[ -z ${KEEP:-} ]]; then
@@ -98,27 +106,26 @@ RUST
     } >"$dir/src/lib.rs"
 }
 
-# cargo_in KIND(default|opt) CMD PROFILE NAME: cargo CMD on crate NAME in KIND's target directory.
+# cargo_in KIND(default|opt) CMD PROFILE INCREMENTAL(0|1) NAME: cargo CMD on crate NAME in
+# KIND's target directory.
 cargo_in() {
-    local kind=$1 cmd=$2 profile=$3 name=$4 upper
+    local kind=$1 cmd=$2 profile=$3 incremental=$4 name=$5 upper target=$TARGET
     upper=$(echo "$profile" | tr '[:lower:]-' '[:upper:]_')
+    local vars=(CARGO_INCREMENTAL="$incremental")
     if [[ $kind == opt ]]; then
-        env CARGO_TARGET_DIR="$TARGET_OPT" "CARGO_PROFILE_${upper}_BUILD_OVERRIDE_OPT_LEVEL=3" \
-            cargo "$cmd" --offline -q --profile "$profile" --manifest-path "$WORK/$name/Cargo.toml"
-    else
-        env CARGO_TARGET_DIR="$TARGET" \
-            cargo "$cmd" --offline -q --profile "$profile" --manifest-path "$WORK/$name/Cargo.toml"
+        target=$TARGET_OPT
+        vars+=("CARGO_PROFILE_${upper}_BUILD_OVERRIDE_OPT_LEVEL=3")
     fi
+    env CARGO_TARGET_DIR="$target" "${vars[@]}" \
+        cargo "$cmd" --offline -q --profile "$profile" --manifest-path "$WORK/$name/Cargo.toml"
 }
 
-# timed KIND CMD PROFILE NAME -> prints seconds
+# timed KIND CMD PROFILE INCREMENTAL NAME -> prints CPU seconds (user + system)
 timed() {
-    local start end
-    touch "$WORK/$4/src/lib.rs"
-    start=$(date +%s.%N)
-    cargo_in "$@"
-    end=$(date +%s.%N)
-    echo "$end - $start" | bc -l
+    local TIMEFORMAT='%3U %3S' times
+    touch "$WORK/$5/src/lib.rs"
+    times=$({ time cargo_in "$@" >/dev/null 2>&1; } 2>&1)
+    echo "$times" | awk '{ print $1 + $2 }'
 }
 
 median() {
@@ -131,27 +138,29 @@ echo "crates in $WORK: $METHODS methods each; $RUNS runs per crate and mode"
 echo "rustc: $(rustc --version); cores: $(nproc)"
 
 for mode in $MODES; do
-    cmd=${mode%%:*} profile=${mode#*:}
-    echo "building dependencies ($cmd, $profile)..."
+    IFS=: read -r cmd profile incremental <<<"$mode"
+    incr=0
+    [[ $incremental == incremental ]] && incr=1
+    echo "building dependencies ($mode)..."
     for kind in default opt; do
-        cargo_in "$kind" "$cmd" "$profile" plain
-        cargo_in "$kind" "$cmd" "$profile" annotated
+        cargo_in "$kind" "$cmd" "$profile" "$incr" plain
+        cargo_in "$kind" "$cmd" "$profile" "$incr" annotated
     done
     plain=() annotated=() optimized=()
     for ((run = 0; run < RUNS; run++)); do
         # Rotate the order, so drift in the machine's load hits every row alike.
         for ((k = 0; k < 3; k++)); do
             case $(((run + k) % 3)) in
-                0) plain+=("$(timed default "$cmd" "$profile" plain)") ;;
-                1) annotated+=("$(timed default "$cmd" "$profile" annotated)") ;;
-                2) optimized+=("$(timed opt "$cmd" "$profile" annotated)") ;;
+                0) plain+=("$(timed default "$cmd" "$profile" "$incr" plain)") ;;
+                1) annotated+=("$(timed default "$cmd" "$profile" "$incr" annotated)") ;;
+                2) optimized+=("$(timed opt "$cmd" "$profile" "$incr" annotated)") ;;
             esac
         done
     done
     p=$(printf '%s\n' "${plain[@]}" | median)
     a=$(printf '%s\n' "${annotated[@]}" | median)
     o=$(printf '%s\n' "${optimized[@]}" | median)
-    echo "$cmd $profile: seconds per run"
+    echo "$mode: CPU seconds per run"
     printf '  plain:                      %s\n' "$(printf '%.2f ' "${plain[@]}")"
     printf '  annotated:                  %s\n' "$(printf '%.2f ' "${annotated[@]}")"
     printf '  annotated, macros at -O3:   %s\n' "$(printf '%.2f ' "${optimized[@]}")"

@@ -421,3 +421,185 @@ async fn annotated_futures_can_be_spawned() {
         8
     );
 }
+
+/// The body's ways out, each in the form the attribute compiles it to: inline (`?`, `return`,
+/// the body's own loops) or in an `async` block (a macro that may hide a `return`, a `?` on a
+/// struct literal). Each method fails twice with a transient error, then succeeds: a way out
+/// that left the method instead of the attempt would end the call after one attempt.
+mod control_flow {
+    use super::*;
+
+    fn slow_down() -> S3Error {
+        S3Error::service("SlowDown", Some(503))
+    }
+
+    fn third_time_lucky(tries: &AtomicU32) -> Result<u32, S3Error> {
+        let n = tries.fetch_add(1, Ordering::SeqCst) + 1;
+        if n < 3 {
+            Err(slow_down())
+        } else {
+            Ok(n)
+        }
+    }
+
+    /// Expands to a `return` the macro cannot see: the body must run as an `async` block.
+    macro_rules! fail_early {
+        ($tries:expr) => {
+            if $tries.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(slow_down());
+            }
+        };
+    }
+
+    struct Probe {
+        tries: AtomicU32,
+    }
+
+    impl Probe {
+        fn tries(&self) -> u32 {
+            self.tries.load(Ordering::SeqCst)
+        }
+
+        async fn fallible(&self) -> Result<u32, S3Error> {
+            third_time_lucky(&self.tries)
+        }
+    }
+
+    struct Svc {
+        upload_circuit: CircuitBreaker,
+    }
+
+    impl Svc {
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn question_mark(&self, probe: &Probe) -> Result<u32, S3Error> {
+            let n = probe.fallible().await?;
+            Ok(n * 10)
+        }
+
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn early_return(&self, probe: &Probe) -> Result<u32, S3Error> {
+            if probe.tries.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(slow_down());
+            }
+            Ok(probe.tries())
+        }
+
+        /// `return` and `?` from inside the body's own loop end the attempt; `break` ends the
+        /// loop; a closure's `return` is the closure's.
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn inside_loops(&self, probe: &Probe) -> Result<u32, S3Error> {
+            let doubled: Vec<u32> = [1, 2]
+                .iter()
+                .map(|x| {
+                    if *x > 1 {
+                        return x * 2;
+                    }
+                    *x
+                })
+                .collect();
+            let mut sum = 0;
+            for x in doubled {
+                if x > 100 {
+                    break;
+                }
+                sum += x;
+                if sum > 2 {
+                    probe.fallible().await?;
+                    return Ok(sum);
+                }
+            }
+            Ok(sum)
+        }
+
+        /// A `?` and a `return` inside a nested `async` block are the block's own.
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn nested_async(&self, probe: &Probe) -> Result<u32, S3Error> {
+            let inner: Result<u32, S3Error> = async {
+                let n = probe.fallible().await?;
+                if n > 0 {
+                    return Ok(n + 1);
+                }
+                Ok(n)
+            }
+            .await;
+            let outer = inner.unwrap_or(0);
+            Ok(outer)
+        }
+
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn hidden_return(&self, probe: &Probe) -> Result<u32, S3Error> {
+            fail_early!(probe.tries);
+            Ok(probe.tries())
+        }
+
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn struct_literal_operand(&self, tries: &AtomicU32) -> Result<u32, S3Error> {
+            let probe = Probe {
+                tries: AtomicU32::new(tries.fetch_add(1, Ordering::SeqCst)),
+            };
+            let n = Probe {
+                tries: AtomicU32::new(probe.tries()),
+            }
+            .fallible()
+            .await?;
+            Ok(n)
+        }
+    }
+
+    fn service() -> Svc {
+        Svc {
+            upload_circuit: CircuitBreaker::new("control-flow-upload"),
+        }
+    }
+
+    fn probe() -> Probe {
+        Probe {
+            tries: AtomicU32::new(0),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn question_mark_ends_the_attempt_not_the_method() {
+        let probe = probe();
+        assert_eq!(service().question_mark(&probe).await.unwrap(), 30);
+        assert_eq!(probe.tries(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn early_return_ends_the_attempt_not_the_method() {
+        let probe = probe();
+        assert_eq!(service().early_return(&probe).await.unwrap(), 3);
+        assert_eq!(probe.tries(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ways_out_of_the_bodys_own_loops_and_closures_keep_their_meaning() {
+        let probe = probe();
+        // [1, 2] doubled where > 1: [1, 4]; the sum passes 2 at 5, where `?` fails twice.
+        assert_eq!(service().inside_loops(&probe).await.unwrap(), 5);
+        assert_eq!(probe.tries(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nested_async_blocks_question_mark_is_its_own() {
+        let probe = probe();
+        // The inner block's error is swallowed by `unwrap_or`: one attempt, no retry.
+        assert_eq!(service().nested_async(&probe).await.unwrap(), 0);
+        assert_eq!(probe.tries(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_return_hidden_in_a_macro_ends_the_attempt_not_the_method() {
+        let probe = probe();
+        assert_eq!(service().hidden_return(&probe).await.unwrap(), 3);
+        assert_eq!(probe.tries(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_question_mark_on_a_struct_literal_ends_the_attempt() {
+        let tries = AtomicU32::new(0);
+        // Each attempt starts a fresh probe at the attempt's number: 0 and 1 fail, 2 succeeds.
+        assert_eq!(service().struct_literal_operand(&tries).await.unwrap(), 3);
+        assert_eq!(tries.load(Ordering::SeqCst), 3);
+    }
+}

@@ -16,12 +16,8 @@
 //!     };
 //!     loop {
 //!         __s3_ops_call.start_attempt();
-//!         let __s3_ops_result = async {
-//!             if false { let __s3_ops_fake_return: Result<String, S3Error> = loop {};
-//!                        return __s3_ops_fake_return; }
-//!             BODY
-//!         }
-//!         .await;
+//!         // The body inline, `?` and `return` rewritten to leave the block (`attempt.rs`):
+//!         let __s3_ops_result: Result<String, S3Error> = '__s3_ops_attempt: { BODY };
 //!         match __s3_ops_call.settle(__s3_ops_result, Some(circuit(&self.upload_circuit))) {
 //!             Step::Done(__s3_ops_done) => return __s3_ops_done,
 //!             Step::Retry(__s3_ops_delay) => sleep(__s3_ops_delay).await,
@@ -30,14 +26,29 @@
 //! }
 //! ```
 //!
+//! With a `timeout`, or when the body has a way out the macro cannot see (`attempt.rs` lists
+//! them), the attempt is an `async` block instead, whose `return` and `?` end it as they are:
+//!
+//! ```text
+//! let __s3_ops_result = async {
+//!     if false { let __s3_ops_fake_return: Result<String, S3Error> = loop {};
+//!                return __s3_ops_fake_return; }
+//!     BODY
+//! }
+//! .await; // or `__s3_ops_call.with_timeout(async { .. }).await`
+//! ```
+//!
 //! Why this shape:
-//! - The body runs inside the method, once per attempt, in an `async` block of its own: `return`
-//!   and `?` end the attempt (not the method), and the block borrows what the body borrows for
-//!   one attempt only, so `&mut self` works. No closure is handed to a combinator.
+//! - The body runs inside the method, once per attempt, in a scope of its own: `return` and `?`
+//!   end the attempt (not the method), and the body borrows what it borrows for one attempt
+//!   only, so `&mut self` works. No closure is handed to a combinator.
+//! - Inline rather than an `async` block where possible: a second coroutine per method roughly
+//!   doubled what the attribute cost rustc (BENCHMARKS.md, compile cost).
 //! - The breaker is borrowed again to record the outcome; the call holds no borrow of `self`
 //!   across the body.
-//! - The fake return edge fixes the block's output type before the body is checked, so a type
-//!   error lands on the user's expression, not on the attribute (`tracing-attributes`' trick).
+//! - The `let`'s type (inline) or the fake return edge (`async` block) fixes the attempt's type
+//!   before the body is checked, so a type error lands on the user's expression, not on the
+//!   attribute (`tracing-attributes`' trick).
 //! - Errors about the error type (`From<CircuitOpen>`, `Classify`) are spanned at the return
 //!   type, the token to change.
 
@@ -47,6 +58,7 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
 use syn::{ReturnType, Type};
 
+use crate::attempt;
 use crate::function::Function;
 
 use crate::validate::{Class, Config};
@@ -63,7 +75,6 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
 
     let site = site(&config);
     let ret_span = config.return_span;
-    let fake_return = fake_return_edge(&sig.output, ret_span);
 
     let bucket = match &config.bucket {
         // Spanned at the expression, so a type that is not a bucket name is reported there.
@@ -97,19 +108,37 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         ),
     };
 
-    // The body's statements go straight into the block: wrapping its `{ }` in the async
-    // block's would trip `unused_braces` on one-expression bodies. The async block is the
-    // body's scope, fresh for each attempt.
-    let attempt = quote_spanned! {body_span=>
-        async {
-            #fake_return
-            #body
-        }
+    let result_type = erased_return_type(&sig.output);
+    // Inline (a labeled block, `attempt.rs`) whenever possible: it compiles like the plain
+    // method. A per-attempt timeout needs a future to drop, so it keeps the `async` block, as
+    // does a body whose every exit is not visible to the macro.
+    let inline = match config.timeout_nanos {
+        None => attempt::inline(&body, body_span),
+        Some(_) => None,
     };
-    let attempt = if config.timeout_nanos.is_some() {
-        quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
-    } else {
-        quote!(#attempt.await)
+    let (annotation, attempt) = match inline {
+        Some(block) => {
+            let annotation = result_type.map(|ty| quote_spanned!(ret_span=> : #ty));
+            (annotation, block)
+        }
+        None => {
+            let fake_return = result_type.map(|ty| fake_return_edge(&ty, ret_span));
+            // The body's statements go straight into the block: wrapping its `{ }` in the
+            // async block's would trip `unused_braces` on one-expression bodies. The async
+            // block is the body's scope, fresh for each attempt.
+            let attempt = quote_spanned! {body_span=>
+                async {
+                    #fake_return
+                    #body
+                }
+            };
+            let attempt = if config.timeout_nanos.is_some() {
+                quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
+            } else {
+                quote!(#attempt.await)
+            };
+            (None, attempt)
+        }
     };
     let settle = quote_spanned! {ret_span=>
         __s3_ops_call.settle(__s3_ops_result, #circuit)
@@ -123,7 +152,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             let mut __s3_ops_call = #begin;
             loop {
                 __s3_ops_call.start_attempt();
-                let __s3_ops_result = #attempt;
+                let __s3_ops_result #annotation = #attempt;
                 match #settle {
                     ::s3_ops_runtime::__private::Step::Done(__s3_ops_done) => return __s3_ops_done,
                     ::s3_ops_runtime::__private::Step::Retry(__s3_ops_delay) => {
@@ -169,16 +198,20 @@ fn site(config: &Config) -> TokenStream {
     }
 }
 
-/// An unreachable `return` of the declared type as the block's first statement, so the
-/// compiler knows the block's output type before it checks the body.
-fn fake_return_edge(output: &ReturnType, span: Span) -> TokenStream {
+/// The method's return type, with `impl Trait` (which cannot be written in a `let`) left to
+/// inference.
+fn erased_return_type(output: &ReturnType) -> Option<TokenStream> {
     let ReturnType::Type(_, ty) = output else {
-        return TokenStream::new();
+        return None;
     };
     let mut ty = (**ty).clone();
-    // `impl Trait` cannot be written in a `let`; `_` lets inference fill it in.
     ImplTraitEraser.visit_type_mut(&mut ty);
-    let ty = ty.into_token_stream();
+    Some(ty.into_token_stream())
+}
+
+/// An unreachable `return` of the declared type as the `async` block's first statement, so the
+/// compiler knows the block's output type before it checks the body.
+fn fake_return_edge(ty: &TokenStream, span: Span) -> TokenStream {
     quote_spanned! {span=>
         #[allow(
             unreachable_code,

@@ -4,9 +4,11 @@
 //! calls into `s3_ops_runtime` by absolute path, so this crate is of no use on its own.
 //!
 //! Layout: `args.rs` parses the arguments, `validate.rs` checks how they fit together and with
-//! the function, `ops.rs` lists the S3 operations, `expand.rs` writes the code.
+//! the function, `ops.rs` lists the S3 operations, `expand.rs` writes the code, `attempt.rs` turns
+//! the body into one attempt run inline.
 
 mod args;
+mod attempt;
 mod errors;
 mod expand;
 mod function;
