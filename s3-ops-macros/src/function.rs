@@ -1,7 +1,7 @@
 //! The annotated function, parsed only as far as the attribute needs: attributes, visibility
-//! and signature are syntax trees, the body stays tokens. The expansion pastes the body back
-//! unchanged, so parsing every statement of every method into an AST would only cost compile
-//! time.
+//! and signature are syntax trees, the body stays tokens. Validation needs no more; the
+//! expansion parses the body's statements only to run them inline (`attempt.rs`), and pastes
+//! the tokens back unchanged where it falls back to an `async` block.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
