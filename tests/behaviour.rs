@@ -532,6 +532,19 @@ mod control_flow {
             Ok(probe.tries())
         }
 
+        /// Starts with a `?` expression and goes on: rewritten it would parse apart.
+        #[s3_operation(class = "upload", op = "put_object_acl")]
+        async fn statement_led_by_question_mark(&self, probe: &Probe) -> Result<u32, S3Error> {
+            let mut seen = Vec::new();
+            probe
+                .fallible()
+                .await?
+                .to_string()
+                .clone_into(&mut String::new());
+            seen.push(probe.tries());
+            Ok(seen[0])
+        }
+
         #[s3_operation(class = "upload", op = "put_object_acl")]
         async fn struct_literal_operand(&self, tries: &AtomicU32) -> Result<u32, S3Error> {
             let probe = Probe {
@@ -592,6 +605,19 @@ mod control_flow {
     async fn a_return_hidden_in_a_macro_ends_the_attempt_not_the_method() {
         let probe = probe();
         assert_eq!(service().hidden_return(&probe).await.unwrap(), 3);
+        assert_eq!(probe.tries(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_statement_led_by_a_question_mark_ends_the_attempt() {
+        let probe = probe();
+        assert_eq!(
+            service()
+                .statement_led_by_question_mark(&probe)
+                .await
+                .unwrap(),
+            3
+        );
         assert_eq!(probe.tries(), 3);
     }
 

@@ -25,7 +25,8 @@
 //!   `try_join!`, `select!`…): only well-known macros whose arguments hold neither are inlined;
 //! - a `break` or `continue` without a label sits outside the body's own loops (it would leave
 //!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method);
-//! - a `?` applies to an expression that starts with a struct literal;
+//! - a `?` applies to an expression that starts with a struct literal, or a statement starts
+//!   with a `?` expression and goes on (`next()? + 1;`): rewritten, either would parse apart;
 //! - it does not parse as statements (rustc then reports the syntax error on the user's tokens).
 //!
 //! `?` and `return` inside closures, `async` blocks and nested items belong to them and are left
@@ -34,7 +35,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote_spanned, ToTokens};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Item, Macro};
+use syn::{Block, Expr, Item, Macro, Stmt};
 
 /// The label of the block an inline attempt runs in.
 const LABEL: &str = "'__s3_ops_attempt";
@@ -139,6 +140,16 @@ impl VisitMut for Rewriter {
         }
     }
 
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Expr(expr, _) = stmt {
+            if !matches!(expr, Expr::Try(_)) && leftmost_is_try(expr) {
+                self.inlinable = false;
+                return;
+            }
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
     /// A nested `fn`, `impl` or `mod` has control flow of its own.
     fn visit_item_mut(&mut self, _: &mut Item) {}
 
@@ -209,6 +220,25 @@ fn has_control_flow(tokens: &TokenStream) -> bool {
         TokenTree::Group(group) => has_control_flow(&group.stream()),
         TokenTree::Literal(_) => false,
     })
+}
+
+/// A statement that starts with a `?` expression and goes on (`reader.next()? + 1;`,
+/// `out.body.collect().await?.into_bytes();`): rewritten, it would start with `match`, which
+/// rustc reads as a statement of its own, leaving ` + 1` or `.into_bytes()` dangling.
+fn leftmost_is_try(expr: &Expr) -> bool {
+    match expr {
+        Expr::Try(_) => true,
+        Expr::MethodCall(call) => leftmost_is_try(&call.receiver),
+        Expr::Field(field) => leftmost_is_try(&field.base),
+        Expr::Await(await_expr) => leftmost_is_try(&await_expr.base),
+        Expr::Index(index) => leftmost_is_try(&index.expr),
+        Expr::Cast(cast) => leftmost_is_try(&cast.expr),
+        Expr::Binary(binary) => leftmost_is_try(&binary.left),
+        Expr::Assign(assign) => leftmost_is_try(&assign.left),
+        Expr::Range(range) => range.start.as_deref().is_some_and(leftmost_is_try),
+        Expr::Call(call) => leftmost_is_try(&call.func),
+        _ => false,
+    }
 }
 
 /// A struct literal at the front of a `?` operand (`Request { .. }.send().await?`) would read
@@ -289,6 +319,10 @@ mod tests {
         assert_eq!(inlined("break;"), None);
         assert_eq!(inlined("if a { continue }"), None);
         assert_eq!(inlined("Req { a: 1 }.send().await?; Ok(())"), None);
+        assert_eq!(inlined("next()? + 1; Ok(())"), None);
+        assert_eq!(inlined("out.collect().await?.into_bytes(); Ok(())"), None);
+        assert_eq!(inlined("{ a()? as u64 }"), None);
+        assert!(inlined("let n = next()? + 1; out.collect().await?; Ok(n)").is_some());
         assert_eq!(inlined("let = ;"), None);
     }
 }
