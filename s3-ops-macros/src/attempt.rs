@@ -84,7 +84,9 @@ impl VisitMut for Rewriter {
         match expr {
             // Their `?` and `return` are their own.
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
-            Expr::Try(try_expr) if starts_with_struct_literal(&try_expr.expr) => {
+            // `Request { .. }.send()?` rewritten would be `match Request { .. }`, whose braces
+            // rustc reads as the `match` block.
+            Expr::Try(try_expr) if leads_with(&try_expr.expr, |e| matches!(e, Expr::Struct(_))) => {
                 self.inlinable = false;
             }
             Expr::Try(try_expr) => {
@@ -142,7 +144,10 @@ impl VisitMut for Rewriter {
 
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
         if let Stmt::Expr(expr, _) = stmt {
-            if !matches!(expr, Expr::Try(_)) && leftmost_is_try(expr) {
+            // `next()? + 1;` rewritten would start with `match`, which rustc reads as a
+            // statement of its own, leaving ` + 1` dangling.
+            let is_try: fn(&Expr) -> bool = |e| matches!(e, Expr::Try(_));
+            if !is_try(expr) && leads_with(expr, is_try) {
                 self.inlinable = false;
                 return;
             }
@@ -222,39 +227,29 @@ fn has_control_flow(tokens: &TokenStream) -> bool {
     })
 }
 
-/// A statement that starts with a `?` expression and goes on (`reader.next()? + 1;`,
-/// `out.body.collect().await?.into_bytes();`): rewritten, it would start with `match`, which
-/// rustc reads as a statement of its own, leaving ` + 1` or `.into_bytes()` dangling.
-fn leftmost_is_try(expr: &Expr) -> bool {
-    match expr {
-        Expr::Try(_) => true,
-        Expr::MethodCall(call) => leftmost_is_try(&call.receiver),
-        Expr::Field(field) => leftmost_is_try(&field.base),
-        Expr::Await(await_expr) => leftmost_is_try(&await_expr.base),
-        Expr::Index(index) => leftmost_is_try(&index.expr),
-        Expr::Cast(cast) => leftmost_is_try(&cast.expr),
-        Expr::Binary(binary) => leftmost_is_try(&binary.left),
-        Expr::Assign(assign) => leftmost_is_try(&assign.left),
-        Expr::Range(range) => range.start.as_deref().is_some_and(leftmost_is_try),
-        Expr::Call(call) => leftmost_is_try(&call.func),
-        _ => false,
+/// Whether `expr` or the expression it starts with (its receiver, left operand, …) is one that
+/// `is` picks: whether its tokens begin with that expression's.
+fn leads_with(expr: &Expr, is: fn(&Expr) -> bool) -> bool {
+    if is(expr) {
+        return true;
     }
-}
-
-/// A struct literal at the front of a `?` operand (`Request { .. }.send().await?`) would read
-/// as the `match` block once the operand is a `match` scrutinee.
-fn starts_with_struct_literal(expr: &Expr) -> bool {
-    match expr {
-        Expr::Struct(_) => true,
-        Expr::MethodCall(call) => starts_with_struct_literal(&call.receiver),
-        Expr::Field(field) => starts_with_struct_literal(&field.base),
-        Expr::Await(await_expr) => starts_with_struct_literal(&await_expr.base),
-        Expr::Try(try_expr) => starts_with_struct_literal(&try_expr.expr),
-        Expr::Index(index) => starts_with_struct_literal(&index.expr),
-        Expr::Cast(cast) => starts_with_struct_literal(&cast.expr),
-        Expr::Binary(binary) => starts_with_struct_literal(&binary.left),
-        _ => false,
-    }
+    let first = match expr {
+        Expr::MethodCall(call) => &call.receiver,
+        Expr::Field(field) => &field.base,
+        Expr::Await(await_expr) => &await_expr.base,
+        Expr::Try(try_expr) => &try_expr.expr,
+        Expr::Index(index) => &index.expr,
+        Expr::Cast(cast) => &cast.expr,
+        Expr::Binary(binary) => &binary.left,
+        Expr::Assign(assign) => &assign.left,
+        Expr::Call(call) => &call.func,
+        Expr::Range(range) => match &range.start {
+            Some(start) => start,
+            None => return false,
+        },
+        _ => return false,
+    };
+    leads_with(first, is)
 }
 
 #[cfg(test)]
