@@ -93,8 +93,10 @@ mod testing {
 
     use s3_ops_runtime::retry::{Jitter, RetryPolicy};
 
+    use s3_ops_runtime::{Classify, ErrorClass};
+
     use crate::metrics::{Families, ATTEMPT_LABELS};
-    use crate::{BUCKET, OPERATION};
+    use crate::{HandError, BUCKET, FAIL_CLIENT, FAIL_TRANSIENT, OPERATION};
 
     pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -112,6 +114,56 @@ mod testing {
             jitter: Jitter::None,
             ..RetryPolicy::DEFAULT
         }
+    }
+
+    /// A hand-composed variant's work per call, the same for every variant: one attempt, one
+    /// result and one observed duration; a client error is not retried.
+    pub(crate) async fn check_one_attempt_one_result_one_duration_per_call<F>(
+        put: impl Fn(u64) -> F,
+        families: &Families,
+    ) where
+        F: Future<Output = Result<u64, HandError>>,
+    {
+        assert_eq!(put(7).await.unwrap(), 7);
+        assert_eq!(
+            Counts::read(families),
+            Counts {
+                success: 1,
+                attempts: [1, 0, 0],
+                observed: 1,
+                ..Counts::default()
+            }
+        );
+        assert_eq!(
+            put(FAIL_CLIENT).await.unwrap_err().classify(),
+            ErrorClass::Client
+        );
+        let counts = Counts::read(families);
+        assert_eq!(
+            (counts.error, counts.attempts),
+            (1, [2, 0, 0]),
+            "a client error is not retried"
+        );
+    }
+
+    /// A hand-composed variant with millisecond delays retries a transient error up to three
+    /// attempts, opens after five failed calls, then fails fast without an attempt.
+    pub(crate) async fn check_retries_then_opens_after_five_failed_calls<F>(
+        put: impl Fn(u64) -> F,
+        families: &Families,
+        is_open: impl Fn() -> bool,
+    ) where
+        F: Future<Output = Result<u64, HandError>>,
+    {
+        for _ in 0..5 {
+            assert!(!put(FAIL_TRANSIENT).await.unwrap_err().is_circuit_open());
+        }
+        let counts = Counts::read(families);
+        assert_eq!((counts.error, counts.attempts), (5, [5, 5, 5]));
+        assert!(is_open());
+        assert!(put(7).await.unwrap_err().is_circuit_open());
+        let counts = Counts::read(families);
+        assert_eq!((counts.circuit_open, counts.attempts), (1, [5, 5, 5]));
     }
 
     /// What a hand-composed variant has recorded in its registry.

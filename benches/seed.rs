@@ -220,42 +220,27 @@ impl Default for Seed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{block_on, Counts};
-    use crate::{FAIL_CLIENT, FAIL_TRANSIENT};
+    use crate::testing::{
+        block_on, check_one_attempt_one_result_one_duration_per_call,
+        check_retries_then_opens_after_five_failed_calls,
+    };
 
     #[test]
     fn counts_one_attempt_one_result_one_duration_per_call() {
         let svc = Seed::new();
-        block_on(async {
-            assert_eq!(svc.put(7).await.unwrap(), 7);
-            assert_eq!(
-                Counts::read(svc.families()),
-                Counts {
-                    success: 1,
-                    attempts: [1, 0, 0],
-                    observed: 1,
-                    ..Counts::default()
-                }
-            );
-            assert!(svc.put(FAIL_CLIENT).await.is_err());
-            let counts = Counts::read(svc.families());
-            assert_eq!((counts.error, counts.attempts), (1, [2, 0, 0]));
-        });
+        block_on(check_one_attempt_one_result_one_duration_per_call(
+            |x| svc.put(x),
+            svc.families(),
+        ));
     }
 
     #[test]
     fn retries_transient_errors_then_opens_after_five_failed_calls() {
         let svc = Seed::with_base_delay(Duration::from_millis(1));
-        block_on(async {
-            for _ in 0..5 {
-                assert!(!svc.put(FAIL_TRANSIENT).await.unwrap_err().is_circuit_open());
-            }
-            let counts = Counts::read(svc.families());
-            assert_eq!((counts.error, counts.attempts), (5, [5, 5, 5]));
-            assert!(svc.circuit().is_open());
-            assert!(svc.put(7).await.unwrap_err().is_circuit_open());
-            let counts = Counts::read(svc.families());
-            assert_eq!((counts.circuit_open, counts.attempts), (1, [5, 5, 5]));
-        });
+        block_on(check_retries_then_opens_after_five_failed_calls(
+            |x| svc.put(x),
+            svc.families(),
+            || svc.circuit().is_open(),
+        ));
     }
 }
