@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use ::s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
+use s3_ops_ui_tests::{assert_send, client};
 
 mod core {}
 mod s3_ops_runtime {}
@@ -99,16 +100,6 @@ impl Service {
         Ok(())
     }
 }
-
-fn client() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::from_static("us-east-1"))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
-fn assert_send<T: Send>(_: T) {}
 
 // `pub(crate)`: `tests/ui.rs` also compiles this file as a module and calls it.
 pub(crate) fn main() {

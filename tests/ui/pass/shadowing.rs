@@ -25,6 +25,7 @@ mod shadows {
 
 #[allow(unused_imports)]
 use shadows::*;
+use s3_ops_ui_tests::{assert_send, client};
 
 // A constant in scope turns a same-named binding in a `match` arm into a pattern.
 #[allow(dead_code, non_upper_case_globals)]
@@ -88,16 +89,6 @@ impl Service {
         ::core::result::Result::Ok(())
     }
 }
-
-fn client() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::from_static("us-east-1"))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
-fn assert_send<T: ::core::marker::Send>(_: T) {}
 
 // `pub(crate)`: `tests/ui.rs` also compiles this file as a module and calls it.
 pub(crate) fn main() {
