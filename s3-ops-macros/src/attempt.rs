@@ -32,20 +32,41 @@
 //! `?` and `return` inside closures, `async` blocks and nested items belong to them and are left
 //! alone.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote_spanned, ToTokens};
+mod tokens;
+
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Item, Macro, Stmt};
+
+use tokens::Scan;
 
 /// The label of the block an inline attempt runs in.
 const LABEL: &str = "'__s3_ops_attempt";
 
 /// The body rewritten to run inline as a block (labeled [`LABEL`] when a `?` or `return` leaves
 /// it), or `None` when it must run in an `async` block of its own.
+///
+/// The token scan (`attempt/tokens.rs`) reads the common bodies; what it is unsure of, the
+/// syntax tree below decides.
 pub(crate) fn inline(body: &TokenStream, span: Span) -> Option<TokenStream> {
+    let label = syn::Lifetime::new(LABEL, Span::call_site());
+    let label_tokens = label.to_token_stream();
+    let (stmts, label_used) = match tokens::scan(body, &label_tokens) {
+        Scan::Inline(stmts, label_used) => (stmts, label_used),
+        Scan::Unsure => rewrite_syntax_tree(body, label)?,
+    };
+    // Labeled only when something leaves it early: an unused label is a warning.
+    let label = label_used.then_some(label_tokens);
+    let colon = label.as_ref().map(|_| quote!(:));
+    Some(quote_spanned!(span=> #label #colon { #stmts }))
+}
+
+/// The precise path: the body parsed as statements and rewritten on the syntax tree.
+fn rewrite_syntax_tree(body: &TokenStream, label: syn::Lifetime) -> Option<(TokenStream, bool)> {
     let mut stmts = syn::parse::Parser::parse2(Block::parse_within, body.clone()).ok()?;
     let mut rewriter = Rewriter {
-        label: syn::Lifetime::new(LABEL, Span::call_site()),
+        label: label.to_token_stream(),
         loop_depth: 0,
         inlinable: true,
         label_used: false,
@@ -60,14 +81,32 @@ pub(crate) fn inline(body: &TokenStream, span: Span) -> Option<TokenStream> {
     for stmt in &stmts {
         stmt.to_tokens(&mut stmts_tokens);
     }
-    // Labeled only when something leaves it early: an unused label is a warning.
-    let label = rewriter.label_used.then_some(rewriter.label);
-    let colon = label.as_ref().map(|_| quote::quote!(:));
-    Some(quote_spanned!(span=> #label #colon { #stmts_tokens }))
+    Some((stmts_tokens, rewriter.label_used))
+}
+
+/// `operand?` as a `match` that leaves the attempt with the converted error, spanned at the
+/// `?`: a missing `From` conversion is reported there, as for `?`.
+fn try_to_match(operand: TokenStream, question_mark: Span, label: &TokenStream) -> TokenStream {
+    quote_spanned! {question_mark=>
+        match #operand {
+            __s3_ops::ResultOk(__s3_ops_value) => __s3_ops_value,
+            __s3_ops::ResultErr(__s3_ops_error) => {
+                // The conversion `?` makes, which clippy reads as written by hand.
+                #[allow(clippy::useless_conversion)]
+                break #label __s3_ops::ResultErr(__s3_ops::ConvertFrom::from(__s3_ops_error));
+            }
+        }
+    }
+}
+
+/// `return` as `break 'attempt`: the value that follows, or none (`()`, which rustc reports
+/// against the method's `Result` on the user's `return`), leaves the attempt.
+fn return_to_break(return_token: Span, label: &TokenStream) -> TokenStream {
+    quote_spanned!(return_token=> break #label)
 }
 
 struct Rewriter {
-    label: syn::Lifetime,
+    label: TokenStream,
     /// How many of the body's own loops enclose the expression being visited.
     loop_depth: usize,
     /// Cleared on anything that makes inlining unsafe; the body then runs as an `async` block.
@@ -92,36 +131,21 @@ impl VisitMut for Rewriter {
             Expr::Try(try_expr) => {
                 self.visit_expr_mut(&mut try_expr.expr);
                 self.label_used = true;
-                let span = try_expr.question_token.span;
-                let operand = &try_expr.expr;
-                let label = &self.label;
-                // Spanned at the `?`: a missing `From` conversion is reported there, as for `?`.
-                *expr = Expr::Verbatim(quote_spanned! {span=>
-                    match #operand {
-                        ::core::result::Result::Ok(__s3_ops_value) => __s3_ops_value,
-                        ::core::result::Result::Err(__s3_ops_error) => {
-                            // The conversion `?` makes, which clippy reads as written by hand.
-                            #[allow(clippy::useless_conversion)]
-                            break #label ::core::result::Result::Err(
-                                ::core::convert::From::from(__s3_ops_error),
-                            );
-                        }
-                    }
-                });
+                let operand = try_expr.expr.to_token_stream();
+                *expr = Expr::Verbatim(try_to_match(
+                    operand,
+                    try_expr.question_token.span,
+                    &self.label,
+                ));
             }
             Expr::Return(ret) => {
                 self.label_used = true;
-                let span = ret.return_token.span;
                 if let Some(value) = &mut ret.expr {
                     self.visit_expr_mut(value);
                 }
-                let label = &self.label;
-                *expr = match &ret.expr {
-                    Some(value) => Expr::Verbatim(quote_spanned!(span=> break #label #value)),
-                    // Leaves the attempt with `()`: rustc reports the mismatch with the
-                    // method's `Result` on the user's `return`.
-                    None => Expr::Verbatim(quote_spanned!(span=> break #label ())),
-                };
+                let mut tokens = return_to_break(ret.return_token.span, &self.label);
+                ret.expr.to_tokens(&mut tokens);
+                *expr = Expr::Verbatim(tokens);
             }
             Expr::Break(brk) if brk.label.is_none() && self.loop_depth == 0 => {
                 self.inlinable = false;
@@ -159,7 +183,12 @@ impl VisitMut for Rewriter {
     fn visit_item_mut(&mut self, _: &mut Item) {}
 
     fn visit_macro_mut(&mut self, mac: &mut Macro) {
-        if !is_plain_macro(mac) {
+        let plain = mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|name| is_plain_macro(&name.ident, &mac.tokens));
+        if !plain {
             self.inlinable = false;
         }
     }
@@ -177,7 +206,7 @@ impl Rewriter {
 /// flow of their own, called with arguments that hold no `?`, `return`, `break` or `continue`.
 /// Any other macro may hide a `return` (`anyhow::bail!`) or a `?` (`tokio::try_join!`) that
 /// would leave the method instead of the attempt.
-fn is_plain_macro(mac: &Macro) -> bool {
+fn is_plain_macro(name: &Ident, args: &TokenStream) -> bool {
     const PLAIN: &[&str] = &[
         "assert",
         "assert_eq",
@@ -212,10 +241,7 @@ fn is_plain_macro(mac: &Macro) -> bool {
         "write",
         "writeln",
     ];
-    let Some(name) = mac.path.segments.last() else {
-        return false;
-    };
-    PLAIN.iter().any(|plain| name.ident == plain) && !has_control_flow(&mac.tokens)
+    PLAIN.iter().any(|plain| name == plain) && !has_control_flow(args)
 }
 
 fn has_control_flow(tokens: &TokenStream) -> bool {
@@ -314,10 +340,26 @@ mod tests {
         assert_eq!(inlined("break;"), None);
         assert_eq!(inlined("if a { continue }"), None);
         assert_eq!(inlined("Req { a: 1 }.send().await?; Ok(())"), None);
-        assert_eq!(inlined("next()? + 1; Ok(())"), None);
-        assert_eq!(inlined("out.collect().await?.into_bytes(); Ok(())"), None);
-        assert_eq!(inlined("{ a()? as u64 }"), None);
         assert!(inlined("let n = next()? + 1; out.collect().await?; Ok(n)").is_some());
-        assert_eq!(inlined("let = ;"), None);
+        // Left as written for rustc to report on the user's tokens.
+        assert_eq!(inlined("let = ;").as_deref(), Some("{ let = ; }"));
+    }
+
+    #[test]
+    fn a_question_mark_that_leads_a_statement_and_goes_on_is_parenthesized() {
+        for (body, rewritten) in [
+            ("next()? + 1; Ok(())", "(match next () {"),
+            (
+                "out.collect().await?.into_bytes(); Ok(())",
+                "(match out . collect () . await {",
+            ),
+            ("{ a()? as u64 }", "{ (match a () {"),
+        ] {
+            let out = inlined(body).unwrap();
+            assert!(out.contains(rewritten), "{body}: {out}");
+        }
+        // Alone in its statement, it needs none.
+        let out = inlined("send().await?; Ok(())").unwrap();
+        assert!(out.contains("{ match send () . await {"), "{out}");
     }
 }

@@ -78,7 +78,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
 
     let bucket = match &config.bucket {
         // Spanned at the expression, so a type that is not a bucket name is reported there.
-        Some(expr) => quote_spanned!(expr.span()=> ::s3_ops_runtime::__private::bucket(&(#expr))),
+        Some(expr) => quote_spanned!(expr.span()=> __s3_ops::bucket(&(#expr))),
         None => quote!(""),
     };
     // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
@@ -86,16 +86,14 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     let (begin, circuit) = match &config.circuit {
         Some((circuit, span)) => {
             let circuit = quote_spanned! {*span=>
-                ::core::option::Option::Some(::s3_ops_runtime::__private::circuit(&(#circuit)))
+                __s3_ops::OptionSome(__s3_ops::circuit(&(#circuit)))
             };
             let begin = quote_spanned! {ret_span=>
-                match ::s3_ops_runtime::__private::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
-                    ::core::result::Result::Ok(__s3_ops_started) => __s3_ops_started,
-                    ::core::result::Result::Err(__s3_ops_open) => {
-                        return ::core::result::Result::Err(
-                            ::s3_ops_runtime::__private::FromCircuitOpen::from_circuit_open(
-                                __s3_ops_open,
-                            ),
+                match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                    __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
+                    __s3_ops::ResultErr(__s3_ops_open) => {
+                        return __s3_ops::ResultErr(
+                            __s3_ops::FromCircuitOpen::from_circuit_open(__s3_ops_open),
                         );
                     }
                 }
@@ -103,8 +101,8 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             (begin, circuit)
         }
         None => (
-            quote!(::s3_ops_runtime::__private::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
-            quote!(::core::option::Option::None),
+            quote!(__s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
+            quote!(__s3_ops::OptionNone),
         ),
     };
 
@@ -148,17 +146,15 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         #(#outer_attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            use ::s3_ops_runtime::__private as __s3_ops;
             #site
             let mut __s3_ops_call = #begin;
             loop {
-                __s3_ops_call.start_attempt();
                 let __s3_ops_result #annotation = #attempt;
-                match #settle {
-                    ::s3_ops_runtime::__private::Step::Done(__s3_ops_done) => return __s3_ops_done,
-                    ::s3_ops_runtime::__private::Step::Retry(__s3_ops_delay) => {
-                        ::s3_ops_runtime::__private::sleep(__s3_ops_delay).await;
-                    }
+                if let __s3_ops::OptionSome(__s3_ops_done) = #settle {
+                    return __s3_ops_done;
                 }
+                __s3_ops_call.backoff().await;
             }
         }
     }
@@ -175,26 +171,12 @@ fn site(config: &Config) -> TokenStream {
     let max_attempts = config.max_attempts;
     let base = config.base_delay_nanos;
     let max = config.max_delay_nanos;
-    let timeout = match config.timeout_nanos {
-        Some(nanos) => quote! {
-            ::core::option::Option::Some(::s3_ops_runtime::__private::Duration::from_nanos(#nanos))
-        },
-        None => quote!(::core::option::Option::None),
-    };
+    // 0 is no timeout (the macro rejects a zero `timeout`).
+    let timeout = config.timeout_nanos.unwrap_or(0);
     quote! {
-        static __S3_OPS_SITE: ::s3_ops_runtime::__private::Site =
-            ::s3_ops_runtime::__private::Site::new(
-                ::s3_ops_runtime::__private::OperationClass::#class,
-                #op,
-                ::s3_ops_runtime::__private::RetryPolicy {
-                    max_attempts: #max_attempts,
-                    base_delay: ::s3_ops_runtime::__private::Duration::from_nanos(#base),
-                    max_delay: ::s3_ops_runtime::__private::Duration::from_nanos(#max),
-                    factor: 2,
-                    jitter: ::s3_ops_runtime::__private::Jitter::Equal,
-                },
-                #timeout,
-            );
+        static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
+            __s3_ops::OperationClass::#class, #op, #max_attempts, #base, #max, #timeout,
+        );
     }
 }
 

@@ -1,17 +1,45 @@
 //! What `#[s3_operation]` expands to calls. Not a stable API: only generated code should name
 //! anything here, and it may change in any release.
+//!
+//! The expansion imports this module as `__s3_ops` and names everything through it: short
+//! paths are fewer tokens for the macro to write and for rustc to resolve in every annotated
+//! method (BENCHMARKS.md, compile cost). The prelude's names are imported under names of their
+//! own: `__s3_ops::Ok` would trip `unused_qualifications` in the user's crate, and a bare `Ok`
+//! could be shadowed there.
 
-pub use crate::call::{Call, Site, Step};
+pub use crate::call::{Call, Site};
 pub use crate::operation::OperationClass;
-pub use crate::retry::{Jitter, RetryPolicy};
-pub use core::time::Duration;
+pub use core::convert::From as ConvertFrom;
+pub use core::option::Option::{None as OptionNone, Some as OptionSome};
+pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};
 
 use crate::breaker::CircuitBreaker;
 use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::retry::{Jitter, RetryPolicy};
+use core::time::Duration;
 
-/// Waits out a backoff delay.
-pub fn sleep(delay: Duration) -> tokio::time::Sleep {
-    tokio::time::sleep(delay)
+/// The `static` call site of an annotated method, from the attribute's checked arguments:
+/// delays in nanoseconds, `timeout_nanos` 0 for none.
+pub const fn site(
+    class: OperationClass,
+    operation: &'static str,
+    max_attempts: u32,
+    base_delay_nanos: u64,
+    max_delay_nanos: u64,
+    timeout_nanos: u64,
+) -> Site {
+    let policy = RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_nanos(base_delay_nanos),
+        max_delay: Duration::from_nanos(max_delay_nanos),
+        factor: 2,
+        jitter: Jitter::Equal,
+    };
+    let timeout = match timeout_nanos {
+        0 => None,
+        nanos => Some(Duration::from_nanos(nanos)),
+    };
+    Site::new(class, operation, policy, timeout)
 }
 
 /// `From<CircuitOpen>`, asked for under its own name so the error message speaks of s3-ops.

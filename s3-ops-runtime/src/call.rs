@@ -7,7 +7,6 @@
 //! mutably, use `?` and `return`, and nothing of it has to be `'static` or `Clone`.
 
 use std::future::Future;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -21,6 +20,10 @@ use crate::metrics::OperationResult;
 use crate::operation::OperationClass;
 use crate::retry::RetryPolicy;
 
+mod site_cell;
+
+use site_cell::SiteCell;
+
 /// Buckets a call site remembers the series of; a site that sees more looks the others up
 /// (a read lock) on every call.
 const CACHED_BUCKETS: usize = 4;
@@ -33,8 +36,8 @@ pub struct Site {
     pub(crate) operation: &'static str,
     pub(crate) policy: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
-    buckets: [OnceLock<(Box<str>, &'static OpSeries)>; CACHED_BUCKETS],
-    attempts: OnceLock<Box<[&'static AttemptSeries]>>,
+    buckets: [SiteCell<(Box<str>, &'static OpSeries)>; CACHED_BUCKETS],
+    attempts: SiteCell<Box<[&'static AttemptSeries]>>,
 }
 
 impl Site {
@@ -59,9 +62,17 @@ impl Site {
             operation,
             policy,
             timeout,
-            buckets: [const { OnceLock::new() }; CACHED_BUCKETS],
-            attempts: OnceLock::new(),
+            buckets: [const { SiteCell::new() }; CACHED_BUCKETS],
+            attempts: SiteCell::new(),
         }
+    }
+
+    /// Frees what the caches hold (a `Site` in a `static` never is: its caches live as long).
+    pub(crate) fn free_caches(&mut self) {
+        for slot in &mut self.buckets {
+            drop(slot.take());
+        }
+        drop(self.attempts.take());
     }
 
     /// The series of `bucket`: a comparison with the cached buckets, or the store's lookup.
@@ -113,19 +124,13 @@ pub struct Call<'s> {
     /// The metric shard of the thread that started the call, looked up once. A call that moves
     /// to another worker keeps using it: correct (the cells are atomic), just not local.
     shard: usize,
-}
-
-/// What to do after an attempt.
-#[derive(Debug)]
-pub enum Step<T, E> {
-    /// The call is over: return this.
-    Done(Result<T, E>),
-    /// Sleep this long, then attempt again.
-    Retry(Duration),
+    /// The wait before the next attempt, set when `settle` decides to retry.
+    delay: Duration,
 }
 
 impl<'s> Call<'s> {
-    /// Starts a call: takes a ticket from `circuit` (none for cleanup) and starts the clock.
+    /// Starts a call: takes a ticket from `circuit` (none for cleanup), starts the clock and
+    /// counts the first attempt.
     ///
     /// # Errors
     ///
@@ -146,34 +151,42 @@ impl<'s> Call<'s> {
                 return Err(open);
             }
         };
-        Ok(Self {
+        Ok(Self::started(site, series, ticket))
+    }
+
+    /// Starts a call without a breaker (cleanup): never refused.
+    #[inline]
+    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
+        Self::started(site, site.series(bucket), None)
+    }
+
+    #[inline]
+    fn started(site: &'s Site, series: &'static OpSeries, ticket: Option<Ticket>) -> Self {
+        let mut call = Self {
             site,
             series,
             ticket,
             start: Instant::now(),
             attempt: 0,
             shard: thread_shard(),
-        })
+            delay: Duration::ZERO,
+        };
+        call.start_attempt();
+        call
     }
 
-    /// Starts a call without a breaker (cleanup): never refused.
+    /// Counts the next attempt (`s3_retry_attempts_total`).
     #[inline]
-    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
-        Self {
-            site,
-            series: site.series(bucket),
-            ticket: None,
-            start: Instant::now(),
-            attempt: 0,
-            shard: thread_shard(),
-        }
-    }
-
-    /// Counts the next attempt (`s3_retry_attempts_total`); call it before running the body.
-    #[inline]
-    pub fn start_attempt(&mut self) {
+    fn start_attempt(&mut self) {
         self.attempt += 1;
         self.site.count_attempt(self.attempt, self.shard);
+    }
+
+    /// Waits out the delay `settle` chose, then counts the next attempt. Not generic, and in
+    /// this crate: the generated method awaits one future type, compiled once.
+    pub async fn backoff(&mut self) {
+        tokio::time::sleep(self.delay).await;
+        self.start_attempt();
     }
 
     /// Runs one attempt under the site's `timeout`; an attempt past it fails with
@@ -192,18 +205,19 @@ impl<'s> Call<'s> {
         }
     }
 
-    /// Decides what follows an attempt's `result`. `circuit` is the breaker given to `begin`,
-    /// borrowed again: the call holds no borrow of it across the body.
+    /// Decides what follows an attempt's `result`: `Some` is the call's result, `None` means
+    /// attempt again after [`backoff`](Self::backoff). `circuit` is the breaker given to
+    /// `begin`, borrowed again: the call holds no borrow of it across the body.
     #[inline]
     pub fn settle<T, E: Classify>(
         &mut self,
         result: Result<T, E>,
         circuit: Option<&CircuitBreaker>,
-    ) -> Step<T, E> {
+    ) -> Option<Result<T, E>> {
         match result {
             Ok(value) => {
                 self.finish(OperationResult::Success, BreakerOutcome::Success, circuit);
-                Step::Done(Ok(value))
+                Some(Ok(value))
             }
             Err(err) => self.settle_err(err, circuit),
         }
@@ -214,13 +228,13 @@ impl<'s> Call<'s> {
         &mut self,
         err: E,
         circuit: Option<&CircuitBreaker>,
-    ) -> Step<T, E> {
+    ) -> Option<Result<T, E>> {
         let class = err.classify();
         let policy = &self.site.policy;
         if class.is_retryable() && self.attempt < policy.max_attempts {
-            let delay = policy.delay(self.attempt, err.retry_after());
-            self.log_retry(&err, delay);
-            return Step::Retry(delay);
+            self.delay = policy.delay(self.attempt, err.retry_after());
+            self.log_retry(&err, self.delay);
+            return None;
         }
         let outcome = match class.breaker_outcome() {
             Some(true) => BreakerOutcome::Success,
@@ -229,7 +243,7 @@ impl<'s> Call<'s> {
         };
         self.log_failure(&err, class);
         self.finish(OperationResult::Error, outcome, circuit);
-        Step::Done(Err(err))
+        Some(Err(err))
     }
 
     #[inline]

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::breaker::CircuitBreaker;
-use crate::call::{Call, Site, Step};
+use crate::call::{Call, Site};
 use crate::classify::Classify;
 use crate::error::{AttemptTimeout, CircuitOpen};
 use crate::retry::RetryPolicy;
@@ -132,6 +132,12 @@ impl Operation {
     }
 }
 
+impl Drop for Operation {
+    fn drop(&mut self) {
+        self.site.free_caches();
+    }
+}
+
 async fn drive<T, E, F, Fut>(
     mut call: Call<'_>,
     circuit: Option<&CircuitBreaker>,
@@ -143,11 +149,10 @@ where
     E: Classify + From<AttemptTimeout>,
 {
     loop {
-        call.start_attempt();
         let result = call.with_timeout(attempt()).await;
-        match call.settle(result, circuit) {
-            Step::Done(result) => return result,
-            Step::Retry(delay) => tokio::time::sleep(delay).await,
+        if let Some(result) = call.settle(result, circuit) {
+            return result;
         }
+        call.backoff().await;
     }
 }
