@@ -2,7 +2,7 @@
 //! user would change. Only the syntax of each argument is checked here; how arguments fit
 //! together (and with the function) is `validate.rs`'s business.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
@@ -57,21 +57,23 @@ pub(crate) struct Args {
 
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
     let mut args = Args::default();
-    let pairs = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens) {
-        Ok(pairs) => pairs,
-        Err(err) => {
-            args.unparsed = true;
-            errors.push(reword_syntax_error(err));
-            return args;
-        }
+    let pairs = match simple_pairs(&tokens) {
+        Some(pairs) => pairs,
+        None => match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens) {
+            Ok(pairs) => pairs.into_iter().map(|p| (p.path, p.value)).collect(),
+            Err(err) => {
+                args.unparsed = true;
+                errors.push(reword_syntax_error(err));
+                return args;
+            }
+        },
     };
-    for pair in pairs {
-        let key_span = pair.path.span();
-        let Some(key) = pair.path.get_ident().map(ToString::to_string) else {
-            errors.error(key_span, unknown_argument(&quote_path(&pair.path)));
+    for (path, value) in pairs {
+        let key_span = path.span();
+        let Some(key) = path.get_ident().map(ToString::to_string) else {
+            errors.error(key_span, unknown_argument(&quote_path(&path)));
             continue;
         };
-        let value = pair.value;
         args.given.push(key.clone());
         let duplicate = match key.as_str() {
             CLASS => set(&mut args.class, string(&key, &value, errors)),
@@ -95,6 +97,50 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
         }
     }
     args
+}
+
+/// The arguments as they are almost always written, `name = "literal"`, `name = 3` or
+/// `name = self.field.path`, read from the tokens; `None` for anything else, which syn's
+/// expression parser then reads (and reports on). syn's parser for `name = value` pairs is
+/// most of what parsing the arguments cost rustc per method, run unoptimized as proc macros
+/// are (BENCHMARKS.md, compile cost).
+fn simple_pairs(tokens: &TokenStream) -> Option<Vec<(syn::Path, Expr)>> {
+    let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut pairs = Vec::new();
+    let chunks: Vec<&[TokenTree]> = tokens
+        .split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+        .collect();
+    for (n, pair) in chunks.iter().enumerate() {
+        let (key, value) = match pair {
+            // No arguments, or a trailing comma.
+            [] if tokens.is_empty() || (n + 1 == chunks.len() && n > 0) => continue,
+            [TokenTree::Ident(key), TokenTree::Punct(eq), value @ ..]
+                if eq.as_char() == '=' && eq.spacing() == Spacing::Alone =>
+            {
+                (key, value)
+            }
+            _ => return None,
+        };
+        let value = match value {
+            [TokenTree::Literal(literal)] => Expr::Lit(ExprLit {
+                attrs: Vec::new(),
+                lit: Lit::new(literal.clone()),
+            }),
+            [TokenTree::Ident(_), rest @ ..] if is_field_path(rest) => {
+                Expr::Verbatim(value.iter().cloned().collect())
+            }
+            _ => return None,
+        };
+        pairs.push((syn::Path::from((*key).clone()), value));
+    }
+    Some(pairs)
+}
+
+/// `.name.name…` after a first name, as in `self.results_bucket`.
+fn is_field_path(rest: &[TokenTree]) -> bool {
+    rest.chunks(2).all(|step| {
+        matches!(step, [TokenTree::Punct(dot), TokenTree::Ident(_)] if dot.as_char() == '.' && dot.spacing() == Spacing::Alone)
+    })
 }
 
 /// Stores `value` unless the slot is taken; `true` when it was (a duplicate).

@@ -87,13 +87,17 @@ fn rewrite_syntax_tree(body: &TokenStream, label: syn::Lifetime) -> Option<(Toke
 /// `operand?` as a `match` that leaves the attempt with the converted error, spanned at the
 /// `?`: a missing `From` conversion is reported there, as for `?`.
 fn try_to_match(operand: TokenStream, question_mark: Span, label: &TokenStream) -> TokenStream {
+    // The conversion `?` makes, marked as the macro's (located at the `?`): clippy's
+    // `useless_conversion` would otherwise read it as written by hand, and an `#[allow]` on
+    // every `?` costs rustc a lint-name lookup each.
+    let convert = quote_spanned!(Span::call_site().located_at(question_mark)=>
+        __s3_ops::ConvertFrom::from
+    );
     quote_spanned! {question_mark=>
         match #operand {
             __s3_ops::ResultOk(__s3_ops_value) => __s3_ops_value,
             __s3_ops::ResultErr(__s3_ops_error) => {
-                // The conversion `?` makes, which clippy reads as written by hand.
-                #[allow(clippy::useless_conversion)]
-                break #label __s3_ops::ResultErr(__s3_ops::ConvertFrom::from(__s3_ops_error));
+                break #label __s3_ops::ResultErr(#convert(__s3_ops_error))
             }
         }
     }

@@ -65,8 +65,7 @@ use crate::validate::{Class, Config};
 
 pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     let Function {
-        outer_attrs,
-        vis,
+        head,
         sig,
         inner_attrs,
         body,
@@ -143,8 +142,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     };
 
     quote! {
-        #(#outer_attrs)*
-        #vis #sig {
+        #head {
             #(#inner_attrs)*
             use ::s3_ops_runtime::__private as __s3_ops;
             #site

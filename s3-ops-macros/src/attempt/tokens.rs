@@ -29,26 +29,39 @@ pub(super) fn scan(body: &TokenStream, label: &TokenStream) -> Scan {
         label_used: false,
     };
     match scanner.level(body.clone(), true) {
-        Some(tokens) => Scan::Inline(tokens.into_iter().collect(), scanner.label_used),
+        Some(None) => Scan::Inline(body.clone(), false),
+        Some(Some(tokens)) => Scan::Inline(tokens.into_iter().collect(), scanner.label_used),
         None => Scan::Unsure,
     }
 }
 
-/// Keywords that start something with control flow of its own (a closure, an `async` block, a
-/// nested item) or that this scan does not follow.
-const UNSURE_KEYWORDS: &[&str] = &[
-    "async", "const", "enum", "fn", "impl", "mod", "move", "static", "struct", "trait", "union",
-    "yield", "try", "gen", "become",
-];
+/// What an identifier is to the scan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Word {
+    /// A name, or a keyword that stands where a path may (`self`, `Self`, `super`, `crate`).
+    Name,
+    /// A keyword after which an expression starts (a `|` there opens a closure).
+    Keyword,
+    /// A keyword that starts something with control flow of its own (a closure, an `async`
+    /// block, a nested item) or that this scan does not follow.
+    Unsure,
+}
 
-/// Keywords after which an expression starts: a `|` there opens a closure.
-const EXPRESSION_KEYWORDS: &[&str] = &[
-    "as", "box", "break", "else", "if", "in", "let", "loop", "match", "mut", "ref", "return",
-    "unsafe", "where", "while", "for", "dyn", "type", "use", "pub", "extern", "continue", "await",
-];
+/// One `match`, not a search through lists: this runs for every identifier of every body.
+fn word(name: &str) -> Word {
+    match name {
+        "async" | "const" | "enum" | "fn" | "impl" | "mod" | "move" | "static" | "struct"
+        | "trait" | "union" | "yield" | "try" | "gen" | "become" => Word::Unsure,
+        "as" | "box" | "break" | "else" | "if" | "in" | "let" | "loop" | "match" | "mut"
+        | "ref" | "return" | "unsafe" | "where" | "while" | "for" | "dyn" | "type" | "use"
+        | "pub" | "extern" | "continue" | "await" => Word::Keyword,
+        _ => Word::Name,
+    }
+}
 
-/// Identifiers that are paths, not keywords, where a path may stand.
-const PATH_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];
+fn word_of(ident: &Ident) -> Word {
+    word(&ident.to_string())
+}
 
 struct Scanner<'a> {
     label: &'a TokenStream,
@@ -56,27 +69,38 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    /// One token level (the body, or a group's contents), rewritten; `None` when unsure.
-    /// `statements` is whether the level holds statements (a block), where an expression led
-    /// by a rewritten `?` needs parentheses not to be read as a statement of its own.
-    fn level(&mut self, tokens: TokenStream, statements: bool) -> Option<Vec<TokenTree>> {
+    /// One token level (the body, or a group's contents): `Some(None)` when nothing in it
+    /// changes, `Some(Some(tokens))` rewritten, `None` when unsure. `statements` is whether the
+    /// level holds statements (a block), where an expression led by a rewritten `?` needs
+    /// parentheses not to be read as a statement of its own.
+    ///
+    /// A group without `?` or `return` is passed on as it came: in a proc macro a group is a
+    /// handle to rustc's tokens, which a rebuilt one would copy token by token, both ways.
+    fn level(&mut self, tokens: TokenStream, statements: bool) -> Option<Option<Vec<TokenTree>>> {
         let tokens: Vec<TokenTree> = tokens.into_iter().collect();
         let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
+        let mut changed = false;
         let mut i = 0;
         while i < tokens.len() {
             match &tokens[i] {
                 TokenTree::Group(group) => {
-                    let inner =
-                        self.level(group.stream(), group.delimiter() == Delimiter::Brace)?;
-                    let mut rewritten = Group::new(group.delimiter(), inner.into_iter().collect());
-                    rewritten.set_span(group.span());
-                    out.push(TokenTree::Group(rewritten));
+                    match self.level(group.stream(), group.delimiter() == Delimiter::Brace)? {
+                        None => out.push(tokens[i].clone()),
+                        Some(inner) => {
+                            changed = true;
+                            let mut rewritten =
+                                Group::new(group.delimiter(), inner.into_iter().collect());
+                            rewritten.set_span(group.span());
+                            out.push(TokenTree::Group(rewritten));
+                        }
+                    }
                 }
                 TokenTree::Ident(ident) => {
                     let name = ident.to_string();
+                    let word = word(&name);
                     if is_lifetime(&tokens, i) {
                         out.push(tokens[i].clone());
-                    } else if UNSURE_KEYWORDS.contains(&name.as_str()) {
+                    } else if word == Word::Unsure {
                         return None;
                     } else if name == "break" || name == "continue" {
                         // A labeled one targets a loop of the body; an unlabeled one needs to
@@ -87,9 +111,10 @@ impl Scanner<'_> {
                         }
                         out.push(tokens[i].clone());
                     } else if name == "return" {
+                        changed = true;
                         self.label_used = true;
                         out.extend(return_to_break(ident.span(), self.label));
-                    } else if is_macro_call(&tokens, i) {
+                    } else if word == Word::Name && is_macro_call(&tokens, i) {
                         let TokenTree::Group(args) = &tokens[i + 2] else {
                             unreachable!("is_macro_call checked the group")
                         };
@@ -108,6 +133,7 @@ impl Scanner<'_> {
                     '?' => {
                         let start = operand_start(&out)?;
                         let operand: TokenStream = out.drain(start..).collect();
+                        changed = true;
                         self.label_used = true;
                         let mut rewritten = try_to_match(operand, punct.span(), self.label);
                         // `next()?.len();` rewritten would start with `match`, which rustc
@@ -144,7 +170,7 @@ impl Scanner<'_> {
             }
             i += 1;
         }
-        Some(out)
+        Some(changed.then_some(out))
     }
 }
 
@@ -153,18 +179,11 @@ fn is_lifetime(tokens: &[TokenTree], i: usize) -> bool {
     i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '\'')
 }
 
-/// `name ! (..)`, `name ! [..]` or `name ! {..}`, where `name` is not a keyword (`return !x`).
+/// `name ! (..)`, `name ! [..]` or `name ! {..}`, where `name` (`tokens[i]`) is a name, not
+/// a keyword (`return !x`).
 fn is_macro_call(tokens: &[TokenTree], i: usize) -> bool {
-    let TokenTree::Ident(name) = &tokens[i] else {
-        return false;
-    };
     let bang = matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!' && p.spacing() == Spacing::Alone);
-    bang && matches!(tokens.get(i + 2), Some(TokenTree::Group(_))) && !is_keyword(name)
-}
-
-fn is_keyword(ident: &Ident) -> bool {
-    let name = ident.to_string();
-    EXPRESSION_KEYWORDS.contains(&name.as_str()) || UNSURE_KEYWORDS.contains(&name.as_str())
+    bang && matches!(tokens.get(i + 2), Some(TokenTree::Group(_)))
 }
 
 /// Whether the rewritten tokens so far end where a statement starts: at the start of the
@@ -182,10 +201,7 @@ fn starts_statement(out: &[TokenTree]) -> bool {
 /// operator or a postfix, not the start of an expression.
 fn ends_operand(out: &[TokenTree], last: &TokenTree) -> bool {
     match last {
-        TokenTree::Ident(ident) => {
-            !is_lifetime(out, out.len() - 1)
-                && (PATH_KEYWORDS.contains(&ident.to_string().as_str()) || !is_keyword(ident))
-        }
+        TokenTree::Ident(ident) => !is_lifetime(out, out.len() - 1) && word_of(ident) == Word::Name,
         TokenTree::Literal(_) => true,
         TokenTree::Group(group) => group.delimiter() != Delimiter::Brace,
         TokenTree::Punct(punct) => punct.as_char() == '?',
@@ -226,11 +242,7 @@ fn operand_start(out: &[TokenTree]) -> Option<usize> {
                 }
             }
             TokenTree::Ident(ident) => {
-                if is_lifetime(out, i - 1)
-                    || (is_keyword(ident)
-                        && ident != "await"
-                        && !PATH_KEYWORDS.contains(&ident.to_string().as_str()))
-                {
+                if is_lifetime(out, i - 1) || (word_of(ident) != Word::Name && ident != "await") {
                     return None;
                 }
                 i = path_start(out, i)?;
@@ -275,11 +287,7 @@ fn path_start(out: &[TokenTree], end: usize) -> Option<usize> {
     }
     while is_path_separator(out, i) {
         match out.get(i.wrapping_sub(3)) {
-            Some(TokenTree::Ident(ident))
-                if !is_keyword(ident) || PATH_KEYWORDS.contains(&ident.to_string().as_str()) =>
-            {
-                i -= 3;
-            }
+            Some(TokenTree::Ident(ident)) if word_of(ident) == Word::Name => i -= 3,
             // `<T as Trait>::f`, `Vec::<u8>::new`: generics only the parser reads right.
             Some(TokenTree::Punct(p)) if p.as_char() == '>' => return None,
             // A leading `::`.
