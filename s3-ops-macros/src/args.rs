@@ -279,7 +279,49 @@ pub(crate) fn parse_duration_nanos(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use quote::ToTokens;
+
     use super::parse_duration_nanos as parse;
+    use super::*;
+
+    #[test]
+    fn simple_arguments_are_read_as_syn_reads_them() {
+        for args in [
+            "class = \"upload\", op = \"put_object\", bucket = self.bucket",
+            "class = \"download\", op = \"get_object\", bucket = self.cfg.bucket, max_attempts = 5,",
+            "class = \"cleanup\", op = \"delete_object\", base_delay = \"1s\", circuit = breaker",
+            "",
+        ] {
+            let tokens: TokenStream = args.parse().unwrap();
+            let fast = simple_pairs(&tokens).unwrap_or_else(|| panic!("not simple: {args}"));
+            let syn_pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated
+                .parse2(tokens)
+                .unwrap();
+            let text = |path: &syn::Path, value: &Expr| {
+                format!("{} = {}", path.to_token_stream(), value.to_token_stream())
+            };
+            let fast: Vec<String> = fast.iter().map(|(p, v)| text(p, v)).collect();
+            let syn_pairs: Vec<String> = syn_pairs.iter().map(|p| text(&p.path, &p.value)).collect();
+            assert_eq!(fast, syn_pairs, "{args}");
+        }
+    }
+
+    #[test]
+    fn other_arguments_are_left_to_syn() {
+        for args in [
+            "class = \"upload\" op = \"put_object\"",
+            "class = \"upload\",, op = \"put_object\"",
+            ", class = \"upload\"",
+            "bucket = &self.bucket",
+            "bucket = self.bucket()",
+            "max_attempts = -1",
+            "a::b = 1",
+            "class == \"upload\"",
+            "class",
+        ] {
+            assert!(simple_pairs(&args.parse().unwrap()).is_none(), "{args}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -1,5 +1,5 @@
-//! Generation: the only file that writes runtime paths. The signature is re-emitted untouched;
-//! only the body changes.
+//! Generation: the only file that writes runtime paths (with `attempt.rs`'s `?` rewrite). The
+//! signature is re-emitted untouched; only the body changes.
 //!
 //! ```text
 //! // Input:
@@ -8,20 +8,21 @@
 //!
 //! // Output:
 //! pub async fn upload_result(&self, job_id: &str) -> Result<String, S3Error> {
-//!     static __S3_OPS_SITE: Site = Site::new(Upload, "put_object", RetryPolicy { .. }, None);
-//!     let mut __s3_ops_call = match Call::begin(&__S3_OPS_SITE, bucket(&self.results_bucket),
-//!                                               Some(circuit(&self.upload_circuit))) {
-//!         Ok(__s3_ops_started) => __s3_ops_started,
-//!         Err(__s3_ops_open) => return Err(FromCircuitOpen::from_circuit_open(__s3_ops_open)),
-//!     };
+//!     use ::s3_ops_runtime::__private as __s3_ops;
+//!     static __S3_OPS_SITE: __s3_ops::Site =
+//!         __s3_ops::site(__s3_ops::OperationClass::Upload, "put_object", 3, 1e9, 30e9, 0);
+//!     // Counts the first attempt; a refusal returns `Err(FromCircuitOpen::from_circuit_open(..))`.
+//!     let mut __s3_ops_call = match __s3_ops::Call::begin(&__S3_OPS_SITE,
+//!         __s3_ops::bucket(&(self.results_bucket)),
+//!         __s3_ops::OptionSome(__s3_ops::circuit(&(self.upload_circuit)))) { .. };
 //!     loop {
-//!         __s3_ops_call.start_attempt();
 //!         // The body inline, `?` and `return` rewritten to leave the block (`attempt.rs`):
 //!         let __s3_ops_result: Result<String, S3Error> = '__s3_ops_attempt: { BODY };
-//!         match __s3_ops_call.settle(__s3_ops_result, Some(circuit(&self.upload_circuit))) {
-//!             Step::Done(__s3_ops_done) => return __s3_ops_done,
-//!             Step::Retry(__s3_ops_delay) => sleep(__s3_ops_delay).await,
+//!         if let __s3_ops::OptionSome(__s3_ops_done) = __s3_ops_call.settle(__s3_ops_result,
+//!             __s3_ops::OptionSome(__s3_ops::circuit(&(self.upload_circuit)))) {
+//!             return __s3_ops_done;
 //!         }
+//!         __s3_ops_call.backoff().await; // sleeps, then counts the next attempt
 //!     }
 //! }
 //! ```
@@ -51,6 +52,11 @@
 //!   attribute (`tracing-attributes`' trick).
 //! - Errors about the error type (`From<CircuitOpen>`, `Classify`) are spanned at the return
 //!   type, the token to change.
+//! - Few tokens, because every one is paid for in every annotated method (written by the macro,
+//!   carried to rustc, resolved, lowered, hashed): the runtime is named through a local alias,
+//!   the site is one `const fn` call, and the only per-method `await` besides the body's is
+//!   `backoff()`, a non-generic future compiled once in the runtime. The signature goes back as
+//!   the tokens that came.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};

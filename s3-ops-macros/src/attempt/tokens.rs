@@ -139,12 +139,14 @@ impl Scanner<'_> {
                         // `next()?.len();` rewritten would start with `match`, which rustc
                         // reads as a statement of its own: parenthesized when the expression
                         // starts a statement and goes on after the `?`.
-                        let goes_on = match tokens.get(i + 1) {
-                            None => false,
-                            Some(TokenTree::Punct(next)) => next.as_char() != ';',
-                            Some(_) => true,
+                        // So is the initializer of a `let … else`, which may not end with `}`.
+                        let (goes_on, before_else) = match tokens.get(i + 1) {
+                            None => (false, false),
+                            Some(TokenTree::Punct(next)) => (next.as_char() != ';', false),
+                            Some(TokenTree::Ident(next)) => (true, next == "else"),
+                            Some(_) => (true, false),
                         };
-                        if statements && goes_on && starts_statement(&out) {
+                        if before_else || (statements && goes_on && starts_statement(&out)) {
                             let mut group = Group::new(Delimiter::Parenthesis, rewritten);
                             group.set_span(Span::call_site().located_at(punct.span()));
                             rewritten = TokenTree::Group(group).into();
@@ -334,4 +336,71 @@ fn turbofish_start(out: &[TokenTree], end: usize) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::*;
+
+    fn scanned(body: &str) -> Option<String> {
+        let label = syn::Lifetime::new(super::super::LABEL, Span::call_site()).to_token_stream();
+        match scan(&body.parse().expect("test bodies are tokens"), &label) {
+            Scan::Inline(tokens, _) => Some(tokens.to_string()),
+            Scan::Unsure => None,
+        }
+    }
+
+    /// Bodies as methods that call S3 write them: the token scan reads them, and rewrites them
+    /// exactly as the syntax tree does.
+    #[test]
+    fn common_bodies_are_read_as_the_syntax_tree_reads_them() {
+        for body in [
+            "let key = format!(\"{id}/{n}\"); \
+             let out = self.client.put_object().bucket(&self.bucket).key(&key) \
+                 .body(ByteStream::from_static(b\"x\")).send().await?; Ok(key)",
+            "let out = self.client.get_object().key(k).send().await?; \
+             let bytes = out.body.collect().await?.into_bytes(); \
+             if bytes.is_empty() || bytes.len() > MAX { return Err(S3Error::empty()); } \
+             Ok(bytes.to_vec())",
+            "let n: u64 = text.parse::<u64>()?; let m = ::std::fs::read(p)?.len(); \
+             match kind { Kind::A | Kind::B => Ok(n + m as u64), _ => return Ok(0) }",
+            "let v = self.items[0].1?; let w = (a, b).0?; let s = &mut x.y?; \
+             tracing::info!(key = %k, \"stored\"); Ok(v + w + *s)",
+            "let Some(x) = next().await? else { return Ok(()) }; Ok(x)",
+            "'outer: for x in xs { if x.ready()? { break 'outer; } } Ok(())",
+        ] {
+            let tokens = scanned(body).unwrap_or_else(|| panic!("unsure of {body}"));
+            let tree = super::super::rewrite_syntax_tree(
+                &body.parse().unwrap(),
+                syn::Lifetime::new(super::super::LABEL, Span::call_site()),
+            )
+            .expect("the syntax tree inlines it")
+            .0
+            .to_string();
+            // The same tokens; only the printing of `::<` differs (joint here, spaced there).
+            let unspaced = |text: String| text.replace(' ', "");
+            assert_eq!(unspaced(tokens), unspaced(tree), "{body}");
+        }
+    }
+
+    #[test]
+    fn what_only_a_syntax_tree_tells_apart_is_left_to_it() {
+        for body in [
+            "let f = |x| x?; Ok(())",
+            "let f = move || { g()?; Ok(()) }; Ok(())",
+            "let h = async { g().await?; Ok(()) }; h.await",
+            "fn inner() -> Result<(), E> { g()?; Ok(()) } inner()",
+            "loop { if done()? { break; } } Ok(())",
+            "Req { a: 1 }.send().await?; Ok(())",
+            "Vec::<u8>::new()?; Ok(())",
+            "<T as Tr>::f()?; Ok(())",
+            "let p: *const u8 = raw()?; Ok(())",
+            "anyhow::bail!(\"no\")",
+            "if a { b } else { c }?; Ok(())",
+        ] {
+            assert_eq!(scanned(body), None, "{body}");
+        }
+    }
 }
