@@ -32,10 +32,17 @@ impl<T> SiteCell<T> {
 
     /// The value, set by `init` if no other thread got there first. Threads racing here may
     /// each run `init`; the losers' values are dropped, so `init` must have no other effect.
+    #[inline]
     pub(crate) fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
-        if let Some(value) = self.get() {
-            return value;
+        match self.get() {
+            Some(value) => value,
+            None => self.init(init),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init(&self, init: impl FnOnce() -> T) -> &T {
         let mine = Box::into_raw(Box::new(init()));
         match self.value.compare_exchange(
             ptr::null_mut(),
