@@ -8,7 +8,11 @@
 # itself spends running unoptimized, which is what cargo does with proc macros by default.
 #
 # Times are CPU seconds (user + system, cargo and rustc), which a busy or shared machine
-# disturbs less than wall time.
+# disturbs less than wall time. MEASURE=instructions counts instead the instructions rustc
+# executes compiling the crate (valgrind's cachegrind, which must be installed): deterministic,
+# so one run says what five timed runs on a noisy machine do not, at ~50 times the time per
+# run. Cargo's own work (≈ 0.1 s CPU per build, the same for both crates) is not in the count,
+# so its ratios are rustc's alone and larger than the timed ones.
 #
 # Modes are CMD:PROFILE[:incremental]. Without `:incremental` the crate is compiled whole each
 # time (CARGO_INCREMENTAL=0: a first build, a CI build, a release build). With it, the crate is
@@ -23,7 +27,7 @@
 #
 # Usage: benches/compile-cost.sh [RUNS] [METHODS]      (defaults: 5 runs, 100 methods)
 # Env:   MODES="build:dev build:release check:dev build:dev:incremental" (the default),
-#        BODY=minimal|sdk, KEEP=1 keeps the temporary directory.
+#        BODY=minimal|sdk, MEASURE=cpu|instructions, KEEP=1 keeps the temporary directory.
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -37,6 +41,18 @@ case $BODY in
         ;;
 esac
 MODES=${MODES:-"build:dev build:release check:dev build:dev:incremental"}
+MEASURE=${MEASURE:-cpu}
+case $MEASURE in
+    cpu) ;;
+    instructions) command -v valgrind >/dev/null || {
+        echo "MEASURE=instructions needs valgrind (apt install valgrind)" >&2
+        exit 2
+    } ;;
+    *)
+        echo "MEASURE must be cpu or instructions, not '$MEASURE'" >&2
+        exit 2
+        ;;
+esac
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-ops-compile-cost.XXXXXX")
 if [[ -z ${KEEP:-} ]]; then
@@ -46,6 +62,21 @@ fi
 # directory: one with cargo's defaults, one with optimized proc macros.
 TARGET="$WORK/target"
 TARGET_OPT="$WORK/target-opt-macros"
+# MEASURE=instructions: a rustc wrapper that runs rustc under cachegrind for the two generated
+# crates (writing the count to $WORK/instructions) and plainly for everything else.
+WRAPPER="$WORK/rustc-wrapper.sh"
+cat >"$WRAPPER" <<WRAP
+#!/usr/bin/env bash
+rustc=\$1; shift
+for arg in "\$@"; do
+    if [[ \$arg == compile_cost_* && -n \${S3_OPS_COUNT_INSTRUCTIONS:-} ]]; then
+        exec valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \\
+            --log-file="$WORK/cachegrind.log" "\$rustc" "\$@"
+    fi
+done
+exec "\$rustc" "\$@"
+WRAP
+chmod +x "$WRAPPER"
 
 # generate NAME ANNOTATE(0|1)
 generate() {
@@ -154,6 +185,9 @@ cargo_in() {
     local kind=$1 cmd=$2 profile=$3 incremental=$4 name=$5 upper target=$TARGET
     upper=$(echo "$profile" | tr '[:lower:]-' '[:upper:]_')
     local vars=(CARGO_INCREMENTAL="$incremental")
+    if [[ $MEASURE == instructions ]]; then
+        vars+=(RUSTC_WRAPPER="$WRAPPER")
+    fi
     if [[ $kind == opt ]]; then
         target=$TARGET_OPT
         vars+=("CARGO_PROFILE_${upper}_BUILD_OVERRIDE_OPT_LEVEL=3")
@@ -162,10 +196,18 @@ cargo_in() {
         cargo "$cmd" --offline -q --profile "$profile" --manifest-path "$WORK/$name/Cargo.toml"
 }
 
-# timed KIND CMD PROFILE INCREMENTAL NAME -> prints CPU seconds (user + system)
+# timed KIND CMD PROFILE INCREMENTAL NAME -> prints CPU seconds (user + system), or millions
+# of instructions with MEASURE=instructions
 timed() {
     local TIMEFORMAT='%3U %3S' times
     touch "$WORK/$5/src/lib.rs"
+    if [[ $MEASURE == instructions ]]; then
+        rm -f "$WORK/cachegrind.log"
+        S3_OPS_COUNT_INSTRUCTIONS=1 cargo_in "$@" >/dev/null 2>&1
+        # "I refs: 224,359,012" -> 224.36
+        awk '/I *refs:/ { gsub(",", "", $NF); printf "%.2f\n", $NF / 1e6 }' "$WORK/cachegrind.log"
+        return
+    fi
     times=$({ time cargo_in "$@" >/dev/null 2>&1; } 2>&1)
     echo "$times" | awk '{ print $1 + $2 }'
 }
@@ -202,10 +244,11 @@ for mode in $MODES; do
     p=$(printf '%s\n' "${plain[@]}" | median)
     a=$(printf '%s\n' "${annotated[@]}" | median)
     o=$(printf '%s\n' "${optimized[@]}" | median)
-    echo "$mode: CPU seconds per run"
+    unit=$([[ $MEASURE == instructions ]] && echo "million instructions (rustc)" || echo "CPU seconds")
+    echo "$mode: $unit per run"
     printf '  plain:                      %s\n' "$(printf '%.2f ' "${plain[@]}")"
     printf '  annotated:                  %s\n' "$(printf '%.2f ' "${annotated[@]}")"
     printf '  annotated, macros at -O3:   %s\n' "$(printf '%.2f ' "${optimized[@]}")"
-    printf '  median plain %.2f s | annotated %.2f s, ratio %.2f | macros at -O3 %.2f s, ratio %.2f\n' \
+    printf '  median plain %.2f | annotated %.2f, ratio %.2f | macros at -O3 %.2f, ratio %.2f\n' \
         "$p" "$a" "$(echo "$a / $p" | bc -l)" "$o" "$(echo "$o / $p" | bc -l)"
 done

@@ -25,12 +25,20 @@
 //!   `try_join!`, `select!`…): only well-known macros whose arguments hold neither are inlined;
 //! - a `break` or `continue` without a label sits outside the body's own loops (it would leave
 //!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method);
-//! - a `?` applies to an expression that starts with a struct literal, or a statement starts
-//!   with a `?` expression and goes on (`next()? + 1;`): rewritten, either would parse apart;
-//! - it does not parse as statements (rustc then reports the syntax error on the user's tokens).
+//! - a `?` applies to an expression that starts with a struct literal (rewritten, it would
+//!   parse apart).
 //!
 //! `?` and `return` inside closures, `async` blocks and nested items belong to them and are left
 //! alone.
+//!
+//! Two readers: a token scan (`attempt/tokens.rs`) rewrites the common bodies without building a
+//! syntax tree, which is most of what the macro would otherwise cost per method; what it cannot
+//! read with certainty (closures, nested items, unlabeled `break`, generic paths, other macros)
+//! goes to the syntax-tree rewriter below, whose verdict is final. A body that parses as neither
+//! is left as written, for rustc to report on the user's tokens. Where a rewritten `?` leads a
+//! statement and the expression goes on (`next()?.len();`), or comes before a `let … else`'s
+//! `else`, the scan parenthesizes the `match`; the syntax-tree rewriter keeps the `async` block
+//! for the first (its printer parenthesizes the second).
 
 mod tokens;
 
