@@ -336,7 +336,14 @@ fn error_code<E: Classify>(err: &E) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::same_name;
+    use super::{same_name, Site};
+
+    /// Generated code keeps a `Site` in a `static`: with drop glue, rustc would redo work on
+    /// every incremental rebuild of the user's crate (`site_cell.rs`).
+    #[test]
+    fn a_site_has_no_drop_glue() {
+        assert!(!std::mem::needs_drop::<Site>());
+    }
 
     #[test]
     fn same_name_is_string_equality() {
