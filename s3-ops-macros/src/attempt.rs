@@ -58,23 +58,22 @@ const LABEL: &str = "'__s3_ops_attempt";
 /// The token scan (`attempt/tokens.rs`) reads the common bodies; what it is unsure of, the
 /// syntax tree below decides.
 pub(crate) fn inline(body: &TokenStream, span: Span) -> Option<TokenStream> {
-    let label = syn::Lifetime::new(LABEL, Span::call_site());
-    let label_tokens = label.to_token_stream();
-    let (stmts, label_used) = match tokens::scan(body, &label_tokens) {
+    let label = syn::Lifetime::new(LABEL, Span::call_site()).to_token_stream();
+    let (stmts, label_used) = match tokens::scan(body, &label) {
         Scan::Inline(stmts, label_used) => (stmts, label_used),
-        Scan::Unsure => rewrite_syntax_tree(body, label)?,
+        Scan::Unsure => rewrite_syntax_tree(body, &label)?,
     };
     // Labeled only when something leaves it early: an unused label is a warning.
-    let label = label_used.then_some(label_tokens);
+    let label = label_used.then_some(label);
     let colon = label.as_ref().map(|_| quote!(:));
     Some(quote_spanned!(span=> #label #colon { #stmts }))
 }
 
 /// The precise path: the body parsed as statements and rewritten on the syntax tree.
-fn rewrite_syntax_tree(body: &TokenStream, label: syn::Lifetime) -> Option<(TokenStream, bool)> {
+fn rewrite_syntax_tree(body: &TokenStream, label: &TokenStream) -> Option<(TokenStream, bool)> {
     let mut stmts = syn::parse::Parser::parse2(Block::parse_within, body.clone()).ok()?;
     let mut rewriter = Rewriter {
-        label: label.to_token_stream(),
+        label: label.clone(),
         loop_depth: 0,
         inlinable: true,
         label_used: false,

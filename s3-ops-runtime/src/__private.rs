@@ -15,7 +15,7 @@ pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};
 
 use crate::breaker::CircuitBreaker;
 use crate::error::{AttemptTimeout, CircuitOpen};
-use crate::retry::{Jitter, RetryPolicy};
+use crate::retry::RetryPolicy;
 use core::time::Duration;
 
 /// The `static` call site of an annotated method, from the attribute's checked arguments:
@@ -28,12 +28,12 @@ pub const fn site(
     max_delay_nanos: u64,
     timeout_nanos: u64,
 ) -> Site {
+    // The attribute sets attempts and delays; growth and jitter are the default policy's.
     let policy = RetryPolicy {
         max_attempts,
         base_delay: Duration::from_nanos(base_delay_nanos),
         max_delay: Duration::from_nanos(max_delay_nanos),
-        factor: 2,
-        jitter: Jitter::Equal,
+        ..RetryPolicy::DEFAULT
     };
     let timeout = match timeout_nanos {
         0 => None,

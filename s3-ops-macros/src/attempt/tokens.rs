@@ -372,13 +372,12 @@ mod tests {
             "'outer: for x in xs { if x.ready()? { break 'outer; } } Ok(())",
         ] {
             let tokens = scanned(body).unwrap_or_else(|| panic!("unsure of {body}"));
-            let tree = super::super::rewrite_syntax_tree(
-                &body.parse().unwrap(),
-                syn::Lifetime::new(super::super::LABEL, Span::call_site()),
-            )
-            .expect("the syntax tree inlines it")
-            .0
-            .to_string();
+            let label = syn::Lifetime::new(super::super::LABEL, Span::call_site());
+            let tree =
+                super::super::rewrite_syntax_tree(&body.parse().unwrap(), &label.to_token_stream())
+                    .expect("the syntax tree inlines it")
+                    .0
+                    .to_string();
             // The same tokens; only the printing of `::<` differs (joint here, spaced there).
             let unspaced = |text: String| text.replace(' ', "");
             assert_eq!(unspaced(tokens), unspaced(tree), "{body}");
