@@ -118,12 +118,13 @@ impl Site {
 pub struct Call<'s> {
     site: &'s Site,
     series: &'static OpSeries,
-    ticket: Option<Ticket>,
+    /// [`Ticket::SETTLED`] without a breaker, and once settled.
+    ticket: Ticket,
     start: Instant,
     attempt: u32,
     /// The metric shard of the thread that started the call, looked up once. A call that moves
     /// to another worker keeps using it: correct (the cells are atomic), just not local.
-    shard: usize,
+    shard: u32,
     /// The wait before the next attempt in nanoseconds, set when `settle` decides to retry
     /// (8 bytes, not a `Duration`'s 16: the call lives in every annotated method's future).
     delay_nanos: u64,
@@ -144,13 +145,15 @@ impl<'s> Call<'s> {
         circuit: Option<&CircuitBreaker>,
     ) -> Result<Self, CircuitOpen> {
         let series = site.series(bucket);
-        let ticket = match circuit.map(CircuitBreaker::admit) {
-            None => None,
-            Some(Ok(ticket)) => Some(ticket),
-            Some(Err(open)) => {
-                series.count_circuit_open();
-                return Err(open);
-            }
+        let ticket = match circuit {
+            None => Ticket::SETTLED,
+            Some(circuit) => match circuit.admit() {
+                Ok(ticket) => ticket,
+                Err(open) => {
+                    series.count_circuit_open();
+                    return Err(open);
+                }
+            },
         };
         Ok(Self::started(site, series, ticket))
     }
@@ -158,29 +161,30 @@ impl<'s> Call<'s> {
     /// Starts a call without a breaker (cleanup): never refused.
     #[inline]
     pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
-        Self::started(site, site.series(bucket), None)
+        Self::started(site, site.series(bucket), Ticket::SETTLED)
     }
 
     #[inline]
-    fn started(site: &'s Site, series: &'static OpSeries, ticket: Option<Ticket>) -> Self {
-        let mut call = Self {
+    fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket) -> Self {
+        let shard = thread_shard();
+        // The first attempt, through the series: the site's table is for retries.
+        series.first_attempt.counter.inc_at(shard);
+        Self {
             site,
             series,
             ticket,
             start: Instant::now(),
-            attempt: 0,
-            shard: thread_shard(),
+            attempt: 1,
+            // Truncating is harmless: the index is masked to the number of shards where used.
+            shard: shard as u32,
             delay_nanos: 0,
-        };
-        call.start_attempt();
-        call
+        }
     }
 
-    /// Counts the next attempt (`s3_retry_attempts_total`).
-    #[inline]
+    /// Counts the next attempt, a retry (`s3_retry_attempts_total`).
     fn start_attempt(&mut self) {
         self.attempt += 1;
-        self.site.count_attempt(self.attempt, self.shard);
+        self.site.count_attempt(self.attempt, self.shard as usize);
     }
 
     /// Waits out the delay `settle` chose, then counts the next attempt. Not generic, and in
@@ -256,8 +260,11 @@ impl<'s> Call<'s> {
         outcome: BreakerOutcome,
         circuit: Option<&CircuitBreaker>,
     ) {
-        self.series.finish(result, self.start.elapsed(), self.shard);
-        if let (Some(ticket), Some(circuit)) = (self.ticket.take(), circuit) {
+        // Not `Instant::elapsed`: tokio's is a function call more, on every call.
+        let elapsed = Instant::now().into_std() - self.start.into_std();
+        self.series.finish(result, elapsed, self.shard as usize);
+        let ticket = std::mem::replace(&mut self.ticket, Ticket::SETTLED);
+        if let Some(circuit) = circuit {
             ticket.settle(circuit, outcome);
         }
     }
@@ -336,13 +343,20 @@ fn error_code<E: Classify>(err: &E) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{same_name, Site};
+    use super::{same_name, Call, Site};
 
     /// Generated code keeps a `Site` in a `static`: with drop glue, rustc would redo work on
     /// every incremental rebuild of the user's crate (`site_cell.rs`).
     #[test]
     fn a_site_has_no_drop_glue() {
         assert!(!std::mem::needs_drop::<Site>());
+    }
+
+    /// A call lives in every annotated method's future and is moved into it: it stays within
+    /// a cache line (a ticket is 16 bytes, shard and attempt share 8).
+    #[test]
+    fn a_call_fits_in_a_cache_line() {
+        assert!(std::mem::size_of::<Call<'_>>() <= 64);
     }
 
     #[test]

@@ -240,9 +240,8 @@ impl CircuitBreaker {
     pub(crate) fn admit(&self) -> Result<Ticket, CircuitOpen> {
         let word = Word(self.inner.word.load(Ordering::Acquire));
         if word.state() == CircuitState::Closed {
-            return Ok(Ticket {
+            return Ok(Ticket::Closed {
                 epoch: word.epoch(),
-                probe: None,
             });
         }
         self.admit_not_closed(word)
@@ -267,13 +266,15 @@ impl CircuitBreaker {
         };
         inner.log(transitions);
         match admission {
-            Ok(Admission { epoch, probe }) => Ok(Ticket {
+            Ok(Admission {
                 epoch,
-                probe: probe.then(|| ProbeSlot {
-                    inner: Some(Arc::clone(inner)),
-                    epoch,
-                }),
-            }),
+                probe: false,
+            }) => Ok(Ticket::Closed { epoch }),
+            Ok(Admission { epoch, probe: true }) => Ok(Ticket::Probe(ProbeSlot {
+                inner: Arc::clone(inner),
+                epoch,
+                settled: false,
+            })),
             Err(left) => Err(inner.refusal(left)),
         }
     }
@@ -376,7 +377,7 @@ pub struct Permit<'a> {
 impl Permit<'_> {
     /// `true` when this permit is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.ticket.probe.is_some()
+        self.ticket.is_probe()
     }
 
     /// The call succeeded.
@@ -404,44 +405,64 @@ impl fmt::Debug for Permit<'_> {
 /// A permit that borrows nothing, for generated code: with `&mut self` methods the body may
 /// need `self` mutably, so the breaker is borrowed again to record the outcome. Only a half-open
 /// probe owns a handle to its breaker (the cold path), to free its slot if it is dropped.
-pub(crate) struct Ticket {
-    epoch: u32,
-    probe: Option<ProbeSlot>,
+///
+/// 16 bytes, and no drop glue on the closed path: it lives in every annotated method's future.
+pub(crate) enum Ticket {
+    /// Admitted by a closed circuit, in `epoch`.
+    Closed { epoch: u32 },
+    /// A half-open probe.
+    Probe(ProbeSlot),
 }
 
-struct ProbeSlot {
-    inner: Option<Arc<Inner>>,
+/// A half-open probe's hold on its slot; dropped unsettled (its call was cancelled), it frees
+/// the slot.
+pub(crate) struct ProbeSlot {
+    inner: Arc<Inner>,
     epoch: u32,
+    settled: bool,
+}
+
+impl ProbeSlot {
+    fn settle(mut self, outcome: Outcome) {
+        self.settle_as(outcome);
+        self.settled = true;
+    }
+
+    fn settle_as(&self, outcome: Outcome) {
+        let admission = Admission {
+            epoch: self.epoch,
+            probe: true,
+        };
+        self.inner.settle(admission, outcome);
+    }
 }
 
 impl Drop for ProbeSlot {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            inner.settle(
-                Admission {
-                    epoch: self.epoch,
-                    probe: true,
-                },
-                Outcome::Release,
-            );
+        if !self.settled {
+            self.settle_as(Outcome::Release);
         }
     }
 }
 
 impl Ticket {
+    /// The ticket of a call without a breaker, and what a settled ticket leaves in its place.
+    /// It is never settled itself: a call without a breaker has no breaker to settle it on,
+    /// and a settled call is not settled again.
+    pub(crate) const SETTLED: Ticket = Ticket::Closed { epoch: 0 };
+
+    /// `true` for a half-open probe.
+    pub(crate) fn is_probe(&self) -> bool {
+        matches!(self, Ticket::Probe(_))
+    }
+
     /// Records the call's outcome. `breaker` is the one that issued the ticket; a probe uses the
     /// handle it owns.
     #[inline]
-    pub(crate) fn settle(mut self, breaker: &CircuitBreaker, outcome: Outcome) {
-        match self.probe.as_mut().and_then(|slot| slot.inner.take()) {
-            Some(inner) => inner.settle(
-                Admission {
-                    epoch: self.epoch,
-                    probe: true,
-                },
-                outcome,
-            ),
-            None => breaker.settle_closed(self.epoch, outcome),
+    pub(crate) fn settle(self, breaker: &CircuitBreaker, outcome: Outcome) {
+        match self {
+            Ticket::Closed { epoch } => breaker.settle_closed(epoch, outcome),
+            Ticket::Probe(slot) => slot.settle(outcome),
         }
     }
 }

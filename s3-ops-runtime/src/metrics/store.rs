@@ -41,6 +41,9 @@ pub(crate) struct OpCells {
 pub(crate) struct OpSeries {
     pub(crate) operation: &'static str,
     pub(crate) bucket: Box<str>,
+    /// The operation's `attempt="1"` series: every call that starts counts it, so it is one
+    /// load away from the series the call already holds.
+    pub(crate) first_attempt: &'static AttemptSeries,
     cells: Sharded<OpCells>,
 }
 
@@ -148,6 +151,7 @@ impl Store {
         {
             return series;
         }
+        let first_attempt = self.attempt_series(operation, 1);
         let mut ops = self.ops.write().unwrap_or_else(PoisonError::into_inner);
         let (operation, bucket) = key;
         let entry = ops.entry((operation, bucket.clone()));
@@ -155,6 +159,7 @@ impl Store {
             Box::leak(Box::new(OpSeries {
                 operation,
                 bucket,
+                first_attempt,
                 cells: Sharded::new(),
             }))
         })
