@@ -423,8 +423,8 @@ async fn annotated_futures_can_be_spawned() {
 }
 
 /// The body's ways out, each in the form the attribute compiles it to: inline (`?`, `return`,
-/// the body's own loops) or in an `async` block (a macro that may hide a `return`, a `?` on a
-/// struct literal). Each method fails twice with a transient error, then succeeds: a way out
+/// the body's own loops, a `?` on a struct literal) or in an `async` block (a macro that may
+/// hide a `return`). Each method fails twice with a transient error, then succeeds: a way out
 /// that left the method instead of the attempt would end the call after one attempt.
 mod control_flow {
     use super::*;

@@ -24,9 +24,7 @@
 //! - it contains a macro that could expand to `return` or `?` (`bail!`, `ensure!`,
 //!   `try_join!`, `select!`…): only well-known macros whose arguments hold neither are inlined;
 //! - a `break` or `continue` without a label sits outside the body's own loops (it would leave
-//!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method);
-//! - a `?` applies to an expression that starts with a struct literal (rewritten, it would
-//!   parse apart).
+//!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method).
 //!
 //! `?` and `return` inside closures, `async` blocks and nested items belong to them and are left
 //! alone.
@@ -37,8 +35,9 @@
 //! goes to the syntax-tree rewriter below, whose verdict is final. A body that parses as neither
 //! is left as written, for rustc to report on the user's tokens. Where a rewritten `?` leads a
 //! statement and the expression goes on (`next()?.len();`), or comes before a `let … else`'s
-//! `else`, the scan parenthesizes the `match`; the syntax-tree rewriter keeps the `async` block
-//! for the first (its printer parenthesizes the second).
+//! `else`, both put the `match` in parentheses (syn's printer does the second); a struct
+//! literal that a `?`'s operand starts with goes in parentheses too (the token scan leaves
+//! those bodies to the syntax tree).
 
 mod tokens;
 
@@ -134,12 +133,8 @@ impl VisitMut for Rewriter {
         match expr {
             // Their `?` and `return` are their own.
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
-            // `Request { .. }.send()?` rewritten would be `match Request { .. }`, whose braces
-            // rustc reads as the `match` block.
-            Expr::Try(try_expr) if leads_with(&try_expr.expr, |e| matches!(e, Expr::Struct(_))) => {
-                self.inlinable = false;
-            }
             Expr::Try(try_expr) => {
+                parenthesize_leading(&mut try_expr.expr, |e| matches!(e, Expr::Struct(_)));
                 self.visit_expr_mut(&mut try_expr.expr);
                 self.label_used = true;
                 let operand = try_expr.expr.to_token_stream();
@@ -180,11 +175,10 @@ impl VisitMut for Rewriter {
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
         if let Stmt::Expr(expr, _) = stmt {
             // `next()? + 1;` rewritten would start with `match`, which rustc reads as a
-            // statement of its own, leaving ` + 1` dangling.
-            let is_try: fn(&Expr) -> bool = |e| matches!(e, Expr::Try(_));
-            if !is_try(expr) && leads_with(expr, is_try) {
-                self.inlinable = false;
-                return;
+            // statement of its own, leaving ` + 1` dangling: the `?` goes in parentheses, as
+            // the token scan puts it.
+            if !matches!(expr, Expr::Try(_)) {
+                parenthesize_leading(expr, |e| matches!(e, Expr::Try(_)));
             }
         }
         visit_mut::visit_stmt_mut(self, stmt);
@@ -264,29 +258,38 @@ fn has_control_flow(tokens: &TokenStream) -> bool {
     })
 }
 
-/// Whether `expr` or the expression it starts with (its receiver, left operand, …) is one that
-/// `is` picks: whether its tokens begin with that expression's.
-fn leads_with(expr: &Expr, is: fn(&Expr) -> bool) -> bool {
+/// Puts the expression that `expr` starts with (itself, its receiver, left operand, …) and
+/// that `is` picks in parentheses, when there is one: `next()?.len()` becomes
+/// `(next()?).len()`, so that the `match` a rewritten `?` becomes cannot end the statement
+/// early, and `Req { .. }.send()?` becomes `(Req { .. }).send()?`, so that the `match`
+/// cannot take the struct literal's braces for its own.
+fn parenthesize_leading(expr: &mut Expr, is: fn(&Expr) -> bool) {
     if is(expr) {
-        return true;
+        let inner = std::mem::replace(expr, Expr::Verbatim(TokenStream::new()));
+        *expr = Expr::Paren(syn::ExprParen {
+            attrs: Vec::new(),
+            paren_token: syn::token::Paren::default(),
+            expr: Box::new(inner),
+        });
+        return;
     }
     let first = match expr {
-        Expr::MethodCall(call) => &call.receiver,
-        Expr::Field(field) => &field.base,
-        Expr::Await(await_expr) => &await_expr.base,
-        Expr::Try(try_expr) => &try_expr.expr,
-        Expr::Index(index) => &index.expr,
-        Expr::Cast(cast) => &cast.expr,
-        Expr::Binary(binary) => &binary.left,
-        Expr::Assign(assign) => &assign.left,
-        Expr::Call(call) => &call.func,
-        Expr::Range(range) => match &range.start {
+        Expr::MethodCall(call) => &mut *call.receiver,
+        Expr::Field(field) => &mut *field.base,
+        Expr::Await(await_expr) => &mut *await_expr.base,
+        Expr::Try(try_expr) => &mut *try_expr.expr,
+        Expr::Index(index) => &mut *index.expr,
+        Expr::Cast(cast) => &mut *cast.expr,
+        Expr::Binary(binary) => &mut *binary.left,
+        Expr::Assign(assign) => &mut *assign.left,
+        Expr::Call(call) => &mut *call.func,
+        Expr::Range(range) => match range.start.as_deref_mut() {
             Some(start) => start,
-            None => return false,
+            None => return,
         },
-        _ => return false,
+        _ => return,
     };
-    leads_with(first, is)
+    parenthesize_leading(first, is);
 }
 
 #[cfg(test)]
@@ -350,7 +353,6 @@ mod tests {
     fn exits_the_macro_cannot_rewrite_keep_the_async_block() {
         assert_eq!(inlined("break;"), None);
         assert_eq!(inlined("if a { continue }"), None);
-        assert_eq!(inlined("Req { a: 1 }.send().await?; Ok(())"), None);
         assert!(inlined("let n = next()? + 1; out.collect().await?; Ok(n)").is_some());
         // Left as written for rustc to report on the user's tokens.
         assert_eq!(inlined("let = ;").as_deref(), Some("{ let = ; }"));
@@ -372,5 +374,25 @@ mod tests {
         // Alone in its statement, it needs none.
         let out = inlined("send().await?; Ok(())").unwrap();
         assert!(out.contains("{ match send () . await {"), "{out}");
+    }
+
+    /// Bodies the token scan leaves to the syntax tree (a closure, a struct literal) get the
+    /// same parentheses from it.
+    #[test]
+    fn the_syntax_tree_parenthesizes_what_would_parse_apart() {
+        let label = syn::Lifetime::new(LABEL, Span::call_site()).to_token_stream();
+        for (body, rewritten) in [
+            ("let f = |x| x; next()?.len(); Ok(())", "(match next () {"),
+            ("let f = |x| x; a()? as u64", "(match a () {"),
+            (
+                "Req { a: 1 }.send().await?; Ok(())",
+                "match (Req { a : 1 }) . send () . await {",
+            ),
+        ] {
+            let (out, _) = rewrite_syntax_tree(&body.parse().unwrap(), &label)
+                .unwrap_or_else(|| panic!("not inlined: {body}"));
+            let out = out.to_string();
+            assert!(out.contains(rewritten), "{body}: {out}");
+        }
     }
 }

@@ -370,6 +370,7 @@ mod tests {
              tracing::info!(key = %k, \"stored\"); Ok(v + w + *s)",
             "let Some(x) = next().await? else { return Ok(()) }; Ok(x)",
             "'outer: for x in xs { if x.ready()? { break 'outer; } } Ok(())",
+            "next()? + 1; out.collect().await?.into_bytes(); { a()? as u64 }; Ok(())",
         ] {
             let tokens = scanned(body).unwrap_or_else(|| panic!("unsure of {body}"));
             let label = syn::Lifetime::new(super::super::LABEL, Span::call_site());
