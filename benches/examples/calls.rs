@@ -1,0 +1,49 @@
+//! `calls VARIANT N`: N calls of one variant's success path in one loop (the loop of the
+//! criterion benchmarks), for counting instructions per call under callgrind:
+//! `benches/instructions.sh` runs it twice and takes the difference.
+
+use s3_ops_benches::annotated::Annotated;
+use s3_ops_benches::hand::Hand;
+use s3_ops_benches::harness::{run, runtime};
+use s3_ops_benches::peers::{Autometrics, Composed};
+use s3_ops_benches::seed::Seed;
+
+const USAGE: &str =
+    "usage: calls bare|annotated|hand_optimal|seed_port|failsafe_backon|autometrics N";
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(variant), Some(Ok(n))) = (args.next(), args.next().map(|n| n.parse::<u64>())) else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    let rt = runtime();
+    let elapsed = match variant.as_str() {
+        "bare" => {
+            let svc = Annotated::new();
+            run(&rt, n, &async |x: u64| svc.bare(x).await)
+        }
+        "annotated" => {
+            let svc = Annotated::new();
+            run(&rt, n, &async |x: u64| svc.put(x).await)
+        }
+        "hand_optimal" => {
+            let svc = Hand::new();
+            run(&rt, n, &async |x: u64| svc.put(x).await)
+        }
+        "seed_port" => {
+            let svc = Seed::new();
+            run(&rt, n, &async |x: u64| svc.put(x).await)
+        }
+        "failsafe_backon" => {
+            let svc = Composed::new();
+            run(&rt, n, &async |x: u64| svc.put(x).await)
+        }
+        "autometrics" => run(&rt, n, &async |x: u64| Autometrics.put(x).await),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    eprintln!("{variant}: {n} calls in {elapsed:?}");
+}
