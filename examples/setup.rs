@@ -17,7 +17,7 @@
 //! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | required with `AWS_ENDPOINT_URL` |
 //! | `AWS_SESSION_TOKEN` | optional |
 //! | `AWS_REGION` | default `us-east-1` |
-//! | `S3_OPS_CHECKSUMS` | `when_required` for Ceph RGW, Garage and others that refuse the SDK's default aws-chunked uploads; `when_supported` (default) otherwise |
+//! | `S3_OPS_CHECKSUMS` | `when_required` for Ceph RGW, Garage and others that refuse streamed uploads sent aws-chunked; `when_supported` (default) otherwise |
 //!
 //! A custom endpoint is addressed path style (`{endpoint}/{bucket}/{key}`), which every
 //! S3-compatible server supports.

@@ -14,7 +14,7 @@
 //!     sdk_config,
 //!     &ClientOptions::new()
 //!         .attempt_timeout(Duration::from_secs(10))
-//!         // Ceph RGW, Garage: refuse the SDK's default aws-chunked uploads.
+//!         // Ceph RGW, Garage: refuse streamed bodies sent aws-chunked with a checksum.
 //!         .checksums_when_required(true),
 //! )
 //! .build();
@@ -65,9 +65,11 @@ impl ClientOptions {
         self
     }
 
-    /// Computes and validates checksums only where the operation requires them. S3-compatible
-    /// stores such as Ceph RGW and Garage answer the SDK's default aws-chunked uploads with
-    /// HTTP 400 `XAmzContentSHA256Mismatch`; this makes uploads plain again.
+    /// Computes and validates checksums only where the operation requires them. The SDK
+    /// otherwise sends a streamed body (`ByteStream::from_path`, a body of unknown length) as
+    /// `aws-chunked` with a trailing checksum, which S3-compatible stores such as Ceph RGW and
+    /// Garage answer with HTTP 400 `XAmzContentSHA256Mismatch`; this sends it plain. Bodies
+    /// held in memory are sent plain either way, with the checksum in a header.
     pub fn checksums_when_required(mut self, yes: bool) -> Self {
         self.checksums_when_required = yes;
         self
