@@ -68,8 +68,9 @@ impl ClientOptions {
     /// Computes and validates checksums only where the operation requires them. The SDK
     /// otherwise sends a streamed body (`ByteStream::from_path`, a body of unknown length) as
     /// `aws-chunked` with a trailing checksum, which S3-compatible stores such as Ceph RGW and
-    /// Garage answer with HTTP 400 `XAmzContentSHA256Mismatch`; this sends it plain. Bodies
-    /// held in memory are sent plain either way, with the checksum in a header.
+    /// Garage answer with HTTP 400 `XAmzContentSHA256Mismatch`; this sends it plain. Ceph RGW
+    /// accepted bodies held in memory either way when this was tested: streamed ones are what
+    /// it refuses.
     pub fn checksums_when_required(mut self, yes: bool) -> Self {
         self.checksums_when_required = yes;
         self
