@@ -100,7 +100,8 @@ impl Site {
         series
     }
 
-    #[inline]
+    /// Counts attempt number `attempt`, a retry (the first is counted through the bucket's
+    /// series, which holds it one load away).
     fn count_attempt(&self, attempt: u32, shard: usize) {
         let attempts = self.attempts.get_or_init(|| {
             (1..=self.policy.max_attempts)
