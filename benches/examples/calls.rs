@@ -18,28 +18,20 @@ fn main() {
         std::process::exit(2);
     };
     let rt = runtime();
+    // `n` calls of `svc.method(x)`, as the criterion benchmarks make them.
+    macro_rules! calls {
+        ($svc:expr, $method:ident) => {{
+            let svc = $svc;
+            run(&rt, n, &async |x: u64| svc.$method(x).await)
+        }};
+    }
     let elapsed = match variant.as_str() {
-        "bare" => {
-            let svc = Annotated::new();
-            run(&rt, n, &async |x: u64| svc.bare(x).await)
-        }
-        "annotated" => {
-            let svc = Annotated::new();
-            run(&rt, n, &async |x: u64| svc.put(x).await)
-        }
-        "hand_optimal" => {
-            let svc = Hand::new();
-            run(&rt, n, &async |x: u64| svc.put(x).await)
-        }
-        "seed_port" => {
-            let svc = Seed::new();
-            run(&rt, n, &async |x: u64| svc.put(x).await)
-        }
-        "failsafe_backon" => {
-            let svc = Composed::new();
-            run(&rt, n, &async |x: u64| svc.put(x).await)
-        }
-        "autometrics" => run(&rt, n, &async |x: u64| Autometrics.put(x).await),
+        "bare" => calls!(Annotated::new(), bare),
+        "annotated" => calls!(Annotated::new(), put),
+        "hand_optimal" => calls!(Hand::new(), put),
+        "seed_port" => calls!(Seed::new(), put),
+        "failsafe_backon" => calls!(Composed::new(), put),
+        "autometrics" => calls!(Autometrics, put),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
