@@ -22,7 +22,8 @@
 //!             __s3_ops::OptionSome(__s3_ops::circuit(&(self.upload_circuit)))) {
 //!             return __s3_ops_done;
 //!         }
-//!         __s3_ops_call.backoff().await; // sleeps, then counts the next attempt
+//!         __s3_ops_call.backoff().await; // tokio's `Sleep`
+//!         __s3_ops_call.next_attempt();
 //!     }
 //! }
 //! ```
@@ -55,8 +56,8 @@
 //! - Few tokens, because every one is paid for in every annotated method (written by the macro,
 //!   carried to rustc, resolved, lowered, hashed): the runtime is named through a local alias,
 //!   the site is one `const fn` call, and the only per-method `await` besides the body's is
-//!   `backoff()`, a non-generic future compiled once in the runtime. The signature goes back as
-//!   the tokens that came.
+//!   `backoff()`, tokio's `Sleep`: a concrete type, where an `async fn`'s opaque future costs
+//!   rustc more in every method's coroutine. The signature goes back as the tokens that came.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -159,6 +160,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
                     return __s3_ops_done;
                 }
                 __s3_ops_call.backoff().await;
+                __s3_ops_call.next_attempt();
             }
         }
     }

@@ -154,5 +154,6 @@ where
             return result;
         }
         call.backoff().await;
+        call.next_attempt();
     }
 }
