@@ -17,7 +17,7 @@ variants=("$@")
 
 # The micro-benchmarks' build (profile `bench`, no `e2e` feature), as criterion runs them.
 cargo build --quiet --profile bench -p s3-ops-benches --example calls
-bin=target/release/examples/calls
+bin=${CARGO_TARGET_DIR:-target}/release/examples/calls
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

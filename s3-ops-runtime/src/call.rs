@@ -37,7 +37,8 @@ pub struct Site {
     pub(crate) policy: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
     buckets: [SiteCell<(Box<str>, &'static OpSeries)>; CACHED_BUCKETS],
-    attempts: SiteCell<Box<[&'static AttemptSeries]>>,
+    /// The series of attempts 2 and up, built on the first retry.
+    retries: SiteCell<Box<[&'static AttemptSeries]>>,
 }
 
 impl Site {
@@ -63,7 +64,7 @@ impl Site {
             policy,
             timeout,
             buckets: [const { SiteCell::new() }; CACHED_BUCKETS],
-            attempts: SiteCell::new(),
+            retries: SiteCell::new(),
         }
     }
 
@@ -72,7 +73,7 @@ impl Site {
         for slot in &mut self.buckets {
             drop(slot.take());
         }
-        drop(self.attempts.take());
+        drop(self.retries.take());
     }
 
     /// The series of `bucket`: a comparison with the cached buckets, or the store's lookup.
@@ -100,15 +101,15 @@ impl Site {
         series
     }
 
-    /// Counts attempt number `attempt`, a retry (the first is counted through the bucket's
-    /// series, which holds it one load away).
-    fn count_attempt(&self, attempt: u32, shard: usize) {
-        let attempts = self.attempts.get_or_init(|| {
-            (1..=self.policy.max_attempts)
+    /// Counts attempt number `attempt`, a retry: attempt 2 and up (the first is counted through
+    /// the bucket's series, which holds it one load away).
+    fn count_retry(&self, attempt: u32, shard: usize) {
+        let retries = self.retries.get_or_init(|| {
+            (2..=self.policy.max_attempts)
                 .map(|n| store().attempt_series(self.operation, n))
                 .collect()
         });
-        if let Some(series) = attempts.get((attempt as usize).wrapping_sub(1)) {
+        if let Some(series) = retries.get((attempt as usize).wrapping_sub(2)) {
             series.counter.inc_at(shard);
         }
     }
@@ -194,7 +195,7 @@ impl<'s> Call<'s> {
     /// that a call cancelled while it waits counts no attempt it did not make.
     pub fn next_attempt(&mut self) {
         self.attempt += 1;
-        self.site.count_attempt(self.attempt, self.shard as usize);
+        self.site.count_retry(self.attempt, self.shard as usize);
     }
 
     /// Runs one attempt under the site's `timeout`; an attempt past it fails with
@@ -214,8 +215,9 @@ impl<'s> Call<'s> {
     }
 
     /// Decides what follows an attempt's `result`: `Some` is the call's result, `None` means
-    /// attempt again after [`backoff`](Self::backoff) and [`next_attempt`](Self::next_attempt). `circuit` is the breaker given to
-    /// `begin`, borrowed again: the call holds no borrow of it across the body.
+    /// attempt again after [`backoff`](Self::backoff) and [`next_attempt`](Self::next_attempt).
+    /// `circuit` is the breaker given to `begin`, borrowed again: the call holds no borrow of it
+    /// across the body.
     #[inline]
     pub fn settle<T, E: Classify>(
         &mut self,
