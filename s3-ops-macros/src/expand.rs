@@ -11,16 +11,18 @@
 //!     use ::s3_ops_runtime::__private as __s3_ops;
 //!     static __S3_OPS_SITE: __s3_ops::Site =
 //!         __s3_ops::site(__s3_ops::OperationClass::Upload, "put_object", 3, 1e9, 30e9, 0);
-//!     // Counts the first attempt; a refusal returns `Err(FromCircuitOpen::from_circuit_open(..))`.
+//!     // Counts the first attempt; a refusal is the method's result, `Err(E::from(CircuitOpen))`.
 //!     let mut __s3_ops_call = match __s3_ops::Call::begin(&__S3_OPS_SITE,
 //!         __s3_ops::bucket(&(self.results_bucket)),
-//!         __s3_ops::OptionSome(__s3_ops::circuit(&(self.upload_circuit)))) { .. };
+//!         __s3_ops::circuit(&(self.upload_circuit))) {
+//!         __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
+//!         __s3_ops::ResultErr(__s3_ops_refused) => return __s3_ops_refused,
+//!     };
 //!     loop {
 //!         // The body inline, `?` and `return` rewritten to leave the block (`attempt.rs`):
 //!         let __s3_ops_result: Result<String, S3Error> = '__s3_ops_attempt: { BODY };
-//!         if let __s3_ops::OptionSome(__s3_ops_done) = __s3_ops_call.settle(__s3_ops_result,
-//!             __s3_ops::OptionSome(__s3_ops::circuit(&(self.upload_circuit)))) {
-//!             return __s3_ops_done;
+//!         if __s3_ops_call.settle(&__s3_ops_result, __s3_ops::circuit(&(self.upload_circuit))) {
+//!             return __s3_ops_result;
 //!         }
 //!         __s3_ops_call.backoff().await; // tokio's `Sleep`
 //!         __s3_ops_call.next_attempt();
@@ -55,9 +57,14 @@
 //!   type, the token to change.
 //! - Few tokens, because every one is paid for in every annotated method (written by the macro,
 //!   carried to rustc, resolved, lowered, hashed): the runtime is named through a local alias,
-//!   the site is one `const fn` call, and the only per-method `await` besides the body's is
-//!   `backoff()`, tokio's `Sleep`: a concrete type, where an `async fn`'s opaque future costs
-//!   rustc more in every method's coroutine. The signature goes back as the tokens that came.
+//!   the site is one `const fn` call. The signature goes back as the tokens that came.
+//! - Cheap constructs for rustc, measured in the crate with the expansion pasted in as source
+//!   (BENCHMARKS.md, compile cost): `settle` answers a `bool` and the result is returned as
+//!   it is, where an `if let` on an `Option` to unpack costs more in every method; `begin`'s
+//!   refusal is the method's result already converted, returned as it is; the circuit is one
+//!   call (`Some` around it is a constructor to infer); the only per-method
+//!   `await` besides the body's is `backoff()`, tokio's `Sleep`: a concrete type, where an
+//!   `async fn`'s opaque future costs rustc more in every method's coroutine.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -91,23 +98,21 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     // is evaluated again to record the outcome, so no borrow is held across the body.
     let (begin, circuit) = match &config.circuit {
         Some((circuit, span)) => {
-            let circuit = quote_spanned! {*span=>
-                __s3_ops::OptionSome(__s3_ops::circuit(&(#circuit)))
-            };
+            let circuit = quote_spanned!(*span=> __s3_ops::circuit(&(#circuit)));
+            // The refusal converts to the error type: spanned at the return type, where a
+            // missing `From<CircuitOpen>` is reported.
             let begin = quote_spanned! {ret_span=>
-                match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                let mut __s3_ops_call = match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
                     __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
-                    __s3_ops::ResultErr(__s3_ops_open) => {
-                        return __s3_ops::ResultErr(
-                            __s3_ops::FromCircuitOpen::from_circuit_open(__s3_ops_open),
-                        );
-                    }
-                }
+                    __s3_ops::ResultErr(__s3_ops_refused) => return __s3_ops_refused,
+                };
             };
             (begin, circuit)
         }
         None => (
-            quote!(__s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
+            quote! {
+                let mut __s3_ops_call = __s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket);
+            },
             quote!(__s3_ops::OptionNone),
         ),
     };
@@ -145,7 +150,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         }
     };
     let settle = quote_spanned! {ret_span=>
-        __s3_ops_call.settle(__s3_ops_result, #circuit)
+        __s3_ops_call.settle(&__s3_ops_result, #circuit)
     };
 
     quote! {
@@ -153,11 +158,11 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             #(#inner_attrs)*
             use ::s3_ops_runtime::__private as __s3_ops;
             #site
-            let mut __s3_ops_call = #begin;
+            #begin
             loop {
                 let __s3_ops_result #annotation = #attempt;
-                if let __s3_ops::OptionSome(__s3_ops_done) = #settle {
-                    return __s3_ops_done;
+                if #settle {
+                    return __s3_ops_result;
                 }
                 __s3_ops_call.backoff().await;
                 __s3_ops_call.next_attempt();

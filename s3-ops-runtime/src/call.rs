@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::__private::FromCircuitOpen;
 use crate::breaker::{BreakerOutcome, CircuitBreaker, Ticket};
 use crate::classify::{Classify, ErrorClass};
-use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::error::AttemptTimeout;
 use crate::metrics::shard::thread_shard;
 use crate::metrics::store::{store, AttemptSeries, OpSeries};
 use crate::metrics::OperationResult;
@@ -117,6 +118,10 @@ impl Site {
 
 /// One call in progress. Dropping it before it is settled (the caller's future was cancelled)
 /// frees a half-open probe slot and counts no result.
+///
+/// The caller's loop: [`begin`](Self::begin); then for each attempt, run it, return its result
+/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), count the
+/// [`next_attempt`](Self::next_attempt) and go again.
 pub struct Call<'s> {
     site: &'s Site,
     series: &'static OpSeries,
@@ -138,14 +143,16 @@ impl<'s> Call<'s> {
     ///
     /// # Errors
     ///
-    /// The circuit is open: counted as `result="circuit_open"`, no attempt is made.
+    /// The circuit is open: counted as `result="circuit_open"`, no attempt is made. The error
+    /// is the caller's whole result, [`CircuitOpen`](crate::CircuitOpen) converted to its
+    /// error type, to return as it is (generated code then has no conversion of its own).
     //
     #[inline]
-    pub fn begin(
+    pub fn begin<T, E: FromCircuitOpen>(
         site: &'s Site,
         bucket: &str,
         circuit: Option<&CircuitBreaker>,
-    ) -> Result<Self, CircuitOpen> {
+    ) -> Result<Self, Result<T, E>> {
         let series = site.series(bucket);
         let ticket = match circuit {
             None => Ticket::SETTLED,
@@ -153,7 +160,7 @@ impl<'s> Call<'s> {
                 Ok(ticket) => ticket,
                 Err(open) => {
                     series.count_circuit_open();
-                    return Err(open);
+                    return Err(Err(E::from_circuit_open(open)));
                 }
             },
         };
@@ -214,48 +221,44 @@ impl<'s> Call<'s> {
         }
     }
 
-    /// Decides what follows an attempt's `result`: `Some` is the call's result, `None` means
-    /// attempt again after [`backoff`](Self::backoff) and [`next_attempt`](Self::next_attempt).
-    /// `circuit` is the breaker given to `begin`, borrowed again: the call holds no borrow of it
-    /// across the body.
+    /// Decides what follows an attempt's `result`: `true`, it is the call's result (recorded
+    /// on the breaker and in the metrics); `false`, attempt again after
+    /// [`backoff`](Self::backoff) and [`next_attempt`](Self::next_attempt). `circuit` is the
+    /// breaker given to `begin`, borrowed again: the call holds no borrow of it across the body.
     #[inline]
     pub fn settle<T, E: Classify>(
         &mut self,
-        result: Result<T, E>,
+        result: &Result<T, E>,
         circuit: Option<&CircuitBreaker>,
-    ) -> Option<Result<T, E>> {
+    ) -> bool {
         match result {
-            Ok(value) => {
+            Ok(_) => {
                 self.finish(OperationResult::Success, BreakerOutcome::Success, circuit);
-                Some(Ok(value))
+                true
             }
             Err(err) => self.settle_err(err, circuit),
         }
     }
 
     #[inline(never)]
-    fn settle_err<T, E: Classify>(
-        &mut self,
-        err: E,
-        circuit: Option<&CircuitBreaker>,
-    ) -> Option<Result<T, E>> {
+    fn settle_err<E: Classify>(&mut self, err: &E, circuit: Option<&CircuitBreaker>) -> bool {
         let class = err.classify();
         let policy = &self.site.policy;
         if class.is_retryable() && self.attempt < policy.max_attempts {
             let delay = policy.delay(self.attempt, err.retry_after());
             // Saturates at 584 years, far past any `max_delay`.
             self.delay_nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-            self.log_retry(&err, delay);
-            return None;
+            self.log_retry(err, delay);
+            return false;
         }
         let outcome = match class.breaker_outcome() {
             Some(true) => BreakerOutcome::Success,
             Some(false) => BreakerOutcome::Failure,
             None => BreakerOutcome::Release,
         };
-        self.log_failure(&err, class);
+        self.log_failure(err, class);
         self.finish(OperationResult::Error, outcome, circuit);
-        Some(Err(err))
+        true
     }
 
     #[inline]

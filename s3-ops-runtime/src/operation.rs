@@ -112,7 +112,10 @@ impl Operation {
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<CircuitOpen> + From<AttemptTimeout>,
     {
-        let call = Call::begin(&self.site, bucket, Some(circuit)).map_err(E::from)?;
+        let call = match Call::begin(&self.site, bucket, Some(circuit)) {
+            Ok(call) => call,
+            Err(refused) => return refused,
+        };
         drive(call, Some(circuit), attempt).await
     }
 
@@ -150,7 +153,7 @@ where
 {
     loop {
         let result = call.with_timeout(attempt()).await;
-        if let Some(result) = call.settle(result, circuit) {
+        if call.settle(&result, circuit) {
             return result;
         }
         call.backoff().await;
