@@ -58,13 +58,13 @@
 //! - Few tokens, because every one is paid for in every annotated method (written by the macro,
 //!   carried to rustc, resolved, lowered, hashed): the runtime is named through a local alias,
 //!   the site is one `const fn` call. The signature goes back as the tokens that came.
-//! - Cheap constructs for rustc, measured in the crate with the expansion pasted in as source
-//!   (BENCHMARKS.md, compile cost): `settle` answers a `bool` and the result is returned as
-//!   it is, where an `if let` on an `Option` to unpack costs more in every method; `begin`'s
-//!   refusal is the method's result already converted, returned as it is; the circuit is one
-//!   call (`Some` around it is a constructor to infer); the only per-method
-//!   `await` besides the body's is `backoff()`, tokio's `Sleep`: a concrete type, where an
-//!   `async fn`'s opaque future costs rustc more in every method's coroutine.
+//! - Constructs that are cheap for rustc, each measured in the crate with the expansion pasted
+//!   in as source (BENCHMARKS.md, compile cost): `settle` answers a `bool` and the result is
+//!   returned as it is, where an `if let` on an `Option` to unpack costs more in every method;
+//!   `begin`'s refusal is already the method's result, returned as it is, with no conversion
+//!   to write; the circuit is one function call, without a `Some` constructor to infer; the
+//!   only `await` besides the body's is `backoff()`, tokio's `Sleep`: a concrete type, where
+//!   an `async fn`'s opaque future costs rustc more in every method's coroutine.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -102,17 +102,15 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             // The refusal converts to the error type: spanned at the return type, where a
             // missing `From<CircuitOpen>` is reported.
             let begin = quote_spanned! {ret_span=>
-                let mut __s3_ops_call = match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
                     __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
                     __s3_ops::ResultErr(__s3_ops_refused) => return __s3_ops_refused,
-                };
+                }
             };
             (begin, circuit)
         }
         None => (
-            quote! {
-                let mut __s3_ops_call = __s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket);
-            },
+            quote!(__s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
             quote!(__s3_ops::OptionNone),
         ),
     };
@@ -158,7 +156,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             #(#inner_attrs)*
             use ::s3_ops_runtime::__private as __s3_ops;
             #site
-            #begin
+            let mut __s3_ops_call = #begin;
             loop {
                 let __s3_ops_result #annotation = #attempt;
                 if #settle {

@@ -10,7 +10,7 @@
 pub use crate::call::{Call, Site};
 pub use crate::operation::OperationClass;
 pub use core::convert::From as ConvertFrom;
-pub use core::option::Option::{None as OptionNone, Some as OptionSome};
+pub use core::option::Option::None as OptionNone;
 pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};
 
 use crate::breaker::CircuitBreaker;
