@@ -65,17 +65,20 @@ impl RetryPolicy {
     /// `base_delay × factor^(attempt−1)`, capped at `max_delay`. Never overflows.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1);
-        let multiplier = u128::from(self.factor).checked_pow(exponent);
-        let nanos = multiplier.and_then(|m| self.base_delay.as_nanos().checked_mul(m));
-        match nanos {
-            Some(nanos) if nanos < self.max_delay.as_nanos() => {
-                // Below the cap, so it fits a `Duration`.
-                Duration::new(
-                    (nanos / 1_000_000_000) as u64,
-                    (nanos % 1_000_000_000) as u32,
-                )
-            }
-            _ => self.max_delay,
+        // Saturating, not checked: a power past `u128` is still zero when the base is zero,
+        // and otherwise any nonzero base times it is past every `Duration`, so the cap.
+        let multiplier = u128::from(self.factor)
+            .checked_pow(exponent)
+            .unwrap_or(u128::MAX);
+        let nanos = self.base_delay.as_nanos().saturating_mul(multiplier);
+        if nanos < self.max_delay.as_nanos() {
+            // Below the cap, so it fits a `Duration`.
+            Duration::new(
+                (nanos / 1_000_000_000) as u64,
+                (nanos % 1_000_000_000) as u32,
+            )
+        } else {
+            self.max_delay
         }
     }
 
@@ -135,6 +138,24 @@ mod tests {
         let p = RetryPolicy::DEFAULT;
         let secs: Vec<u64> = (1..=7).map(|n| p.backoff(n).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+    }
+
+    #[test]
+    fn a_zero_base_stays_zero_when_the_factor_power_overflows() {
+        // 6^50 is past `u128`; zero times it is still zero, not the cap (found by proptest).
+        let p = RetryPolicy {
+            base_delay: Duration::ZERO,
+            max_delay: Duration::from_millis(1),
+            factor: 6,
+            ..RetryPolicy::DEFAULT
+        };
+        assert_eq!(p.backoff(51), Duration::ZERO);
+        assert_eq!(p.backoff(u32::MAX), Duration::ZERO);
+        let nonzero = RetryPolicy {
+            base_delay: Duration::from_nanos(1),
+            ..p
+        };
+        assert_eq!(nonzero.backoff(51), Duration::from_millis(1));
     }
 
     #[test]
