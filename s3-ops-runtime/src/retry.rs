@@ -67,9 +67,7 @@ impl RetryPolicy {
         let exponent = attempt.saturating_sub(1);
         // Saturating, not checked: a power past `u128` is still zero when the base is zero,
         // and otherwise any nonzero base times it is past every `Duration`, so the cap.
-        let multiplier = u128::from(self.factor)
-            .checked_pow(exponent)
-            .unwrap_or(u128::MAX);
+        let multiplier = u128::from(self.factor).saturating_pow(exponent);
         let nanos = self.base_delay.as_nanos().saturating_mul(multiplier);
         if nanos < self.max_delay.as_nanos() {
             // Below the cap, so it fits a `Duration`.
