@@ -119,6 +119,7 @@ impl Service {
                 success_threshold: 2,
                 open_timeout: Duration::from_secs(60),
                 half_open_max_calls: 1,
+                ..BreakerConfig::default()
             },
         );
         let service = Service {

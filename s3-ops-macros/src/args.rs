@@ -18,8 +18,9 @@ pub(crate) const MAX_ATTEMPTS: &str = "max_attempts";
 pub(crate) const BASE_DELAY: &str = "base_delay";
 pub(crate) const MAX_DELAY: &str = "max_delay";
 pub(crate) const TIMEOUT: &str = "timeout";
+pub(crate) const DEADLINE: &str = "deadline";
 
-const ALL: [&str; 8] = [
+const ALL: [&str; 9] = [
     CLASS,
     OP,
     BUCKET,
@@ -28,6 +29,7 @@ const ALL: [&str; 8] = [
     BASE_DELAY,
     MAX_DELAY,
     TIMEOUT,
+    DEADLINE,
 ];
 
 /// A value and the span of the token it came from.
@@ -53,6 +55,7 @@ pub(crate) struct Args {
     pub(crate) base_delay: Option<Spanned<u64>>,
     pub(crate) max_delay: Option<Spanned<u64>>,
     pub(crate) timeout: Option<Spanned<u64>>,
+    pub(crate) deadline: Option<Spanned<u64>>,
 }
 
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
@@ -84,6 +87,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             BASE_DELAY => set(&mut args.base_delay, duration(&key, &value, errors)),
             MAX_DELAY => set(&mut args.max_delay, duration(&key, &value, errors)),
             TIMEOUT => set(&mut args.timeout, duration(&key, &value, errors)),
+            DEADLINE => set(&mut args.deadline, duration(&key, &value, errors)),
             _ => {
                 errors.error(key_span, unknown_argument(&key));
                 false
@@ -201,6 +205,9 @@ fn string(key: &str, value: &Expr, errors: &mut Errors) -> Option<Spanned<String
     }
 }
 
+/// The runtime's cap on attempts (`s3_ops_runtime::retry::MAX_ATTEMPTS`).
+const ATTEMPTS_CAP: u32 = 100;
+
 fn attempts(value: &Expr, errors: &mut Errors) -> Option<Spanned<u32>> {
     let parsed = match value {
         Expr::Lit(ExprLit {
@@ -213,6 +220,13 @@ fn attempts(value: &Expr, errors: &mut Errors) -> Option<Spanned<u32>> {
             errors.error(
                 value.span(),
                 "`max_attempts` must be at least 1: it counts the first attempt too",
+            );
+            None
+        }
+        Some(n) if n > ATTEMPTS_CAP => {
+            errors.error(
+                value.span(),
+                format!("`max_attempts` is at most {ATTEMPTS_CAP}: more retries only add load to a failing S3; use `max_attempts = {ATTEMPTS_CAP}` or fewer"),
             );
             None
         }

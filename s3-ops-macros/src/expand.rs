@@ -10,7 +10,7 @@
 //! pub async fn upload_result(&self, job_id: &str) -> Result<String, S3Error> {
 //!     use ::s3_ops_runtime::__private as __s3_ops;
 //!     static __S3_OPS_SITE: __s3_ops::Site =
-//!         __s3_ops::site(__s3_ops::OperationClass::Upload, "put_object", 3, 1e9, 30e9, 0);
+//!         __s3_ops::site("put_object", 3, 1e9, 30e9, 0, 0);
 //!     // Counts the first attempt; a refusal is the method's result, `Err(E::from(CircuitOpen))`.
 //!     let mut __s3_ops_call = match __s3_ops::Call::begin(&__S3_OPS_SITE,
 //!         __s3_ops::bucket(&(self.results_bucket)),
@@ -25,12 +25,15 @@
 //!             return __s3_ops_result;
 //!         }
 //!         __s3_ops_call.backoff().await; // tokio's `Sleep`
-//!         __s3_ops_call.next_attempt();
+//!         // The circuit opened meanwhile: the call ends with the last attempt's result.
+//!         if __s3_ops_call.resume(&__s3_ops_result, __s3_ops::circuit(&(self.upload_circuit))) {
+//!             return __s3_ops_result;
+//!         }
 //!     }
 //! }
 //! ```
 //!
-//! With a `timeout`, or when the body has a way out the macro cannot see (`attempt.rs` lists
+//! With a `timeout` or a `deadline`, or when the body has a way out the macro cannot see (`attempt.rs` lists
 //! them), the attempt is an `async` block instead, whose `return` and `?` end it as they are:
 //!
 //! ```text
@@ -75,7 +78,7 @@ use syn::{ReturnType, Type};
 use crate::attempt;
 use crate::function::Function;
 
-use crate::validate::{Class, Config};
+use crate::validate::Config;
 
 pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     let Function {
@@ -119,9 +122,11 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     // Inline (a labeled block, `attempt.rs`) whenever possible: it compiles like the plain
     // method. A per-attempt timeout needs a future to drop, so it keeps the `async` block, as
     // does a body whose every exit is not visible to the macro.
-    let inline = match config.timeout_nanos {
-        None => attempt::inline(&body, body_span),
-        Some(_) => None,
+    let limited = config.timeout_nanos.is_some() || config.deadline_nanos.is_some();
+    let inline = if limited {
+        None
+    } else {
+        attempt::inline(&body, body_span)
     };
     let (annotation, attempt) = match inline {
         Some(block) => {
@@ -139,7 +144,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
                     #body
                 }
             };
-            let attempt = if config.timeout_nanos.is_some() {
+            let attempt = if limited {
                 quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
             } else {
                 quote!(#attempt.await)
@@ -149,6 +154,9 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     };
     let settle = quote_spanned! {ret_span=>
         __s3_ops_call.settle(&__s3_ops_result, #circuit)
+    };
+    let resume = quote_spanned! {ret_span=>
+        __s3_ops_call.resume(&__s3_ops_result, #circuit)
     };
 
     quote! {
@@ -163,7 +171,9 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
                     return __s3_ops_result;
                 }
                 __s3_ops_call.backoff().await;
-                __s3_ops_call.next_attempt();
+                if #resume {
+                    return __s3_ops_result;
+                }
             }
         }
     }
@@ -171,20 +181,16 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
 
 /// The `static` describing the call site: built at compile time, so the hot path only reads it.
 fn site(config: &Config) -> TokenStream {
-    let class = match config.class {
-        Class::Upload => quote!(Upload),
-        Class::Download => quote!(Download),
-        Class::Cleanup => quote!(Cleanup),
-    };
     let op = &config.op;
     let max_attempts = config.max_attempts;
     let base = config.base_delay_nanos;
     let max = config.max_delay_nanos;
-    // 0 is no timeout (the macro rejects a zero `timeout`).
+    // 0 is none (the macro rejects a zero `timeout` or `deadline`).
     let timeout = config.timeout_nanos.unwrap_or(0);
+    let deadline = config.deadline_nanos.unwrap_or(0);
     quote! {
         static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-            __s3_ops::OperationClass::#class, #op, #max_attempts, #base, #max, #timeout,
+            #op, #max_attempts, #base, #max, #timeout, #deadline,
         );
     }
 }

@@ -11,7 +11,7 @@ use crate::errors::Errors;
 use crate::ops::{self, Kind};
 use crate::suggest;
 
-/// The seed's classes of S3 call.
+/// The classes of S3 call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Class {
     Upload,
@@ -61,7 +61,6 @@ impl Class {
 
 /// Everything the expansion needs, checked.
 pub(crate) struct Config {
-    pub(crate) class: Class,
     pub(crate) op: String,
     pub(crate) bucket: Option<Expr>,
     /// The breaker as a place expression, and where errors about it should point; `None` for
@@ -71,6 +70,8 @@ pub(crate) struct Config {
     pub(crate) base_delay_nanos: u64,
     pub(crate) max_delay_nanos: u64,
     pub(crate) timeout_nanos: Option<u64>,
+    /// The whole call's time limit.
+    pub(crate) deadline_nanos: Option<u64>,
     /// Where errors about the error type should point.
     pub(crate) return_span: Span,
 }
@@ -125,8 +126,10 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         }
     }
 
+    check_deadline(args.deadline.as_ref(), args.timeout.as_ref(), errors);
+
+    class?;
     Some(Config {
-        class: class?,
         op: op?,
         bucket: args.bucket,
         circuit: circuit?,
@@ -134,8 +137,31 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         base_delay_nanos,
         max_delay_nanos,
         timeout_nanos: args.timeout.map(|t| t.value),
+        deadline_nanos: args.deadline.map(|d| d.value),
         return_span: return_span?,
     })
+}
+
+/// A deadline bounds the whole call, so it is longer than zero and than one attempt's limit.
+fn check_deadline(
+    deadline: Option<&Spanned<u64>>,
+    timeout: Option<&Spanned<u64>>,
+    errors: &mut Errors,
+) {
+    let Some(deadline) = deadline else {
+        return;
+    };
+    if deadline.value == 0 {
+        errors.error(
+            deadline.span,
+            "`deadline` must be longer than zero: every call would end before its first attempt; remove `deadline` for no limit on the whole call",
+        );
+    } else if timeout.is_some_and(|t| t.value > deadline.value) {
+        errors.error(
+            deadline.span,
+            "`deadline` is shorter than `timeout`: the deadline bounds the whole call, every attempt and backoff included; make `deadline` at least as long as `timeout`, or lower `timeout`",
+        );
+    }
 }
 
 fn check_class(

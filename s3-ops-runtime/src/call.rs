@@ -11,17 +11,21 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::__private::FromCircuitOpen;
 use crate::breaker::{BreakerOutcome, CircuitBreaker, Ticket};
 use crate::classify::{Classify, ErrorClass};
 use crate::error::AttemptTimeout;
 use crate::metrics::shard::thread_shard;
-use crate::metrics::store::{store, AttemptSeries, OpSeries};
-use crate::metrics::OperationResult;
-use crate::operation::OperationClass;
+use crate::metrics::store::{store, OpSeries};
+use crate::metrics::{OperationResult, SkippedRetry};
+use crate::retry::budget::{
+    unguarded_budget, RetryBudget, RETRY_COST, SUCCESS_REWARD, TIMEOUT_RETRY_COST,
+};
 use crate::retry::RetryPolicy;
 
+pub(crate) mod expansion;
 mod site_cell;
+
+use expansion::{FromAttemptTimeout, FromCircuitOpen};
 
 use site_cell::SiteCell;
 
@@ -33,39 +37,33 @@ const CACHED_BUCKETS: usize = 4;
 ///
 /// Generated code keeps one in a `static`; it is `const`-constructible.
 pub struct Site {
-    pub(crate) class: OperationClass,
     pub(crate) operation: &'static str,
     pub(crate) policy: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
+    /// The whole call's time limit, attempts and backoffs together.
+    pub(crate) deadline: Option<Duration>,
     buckets: [SiteCell<(Box<str>, &'static OpSeries)>; CACHED_BUCKETS],
-    /// The series of attempts 2 and up, built on the first retry.
-    retries: SiteCell<Box<[&'static AttemptSeries]>>,
 }
 
 impl Site {
     /// A call site of `operation` (the SDK's snake_case name, the `operation` label).
     pub const fn new(
-        class: OperationClass,
         operation: &'static str,
         policy: RetryPolicy,
         timeout: Option<Duration>,
+        deadline: Option<Duration>,
     ) -> Self {
-        // Every call makes at least one attempt, whatever a hand-built policy says.
-        let policy = if policy.max_attempts == 0 {
-            RetryPolicy {
-                max_attempts: 1,
-                ..policy
-            }
-        } else {
-            policy
+        // At least one attempt and at most `retry::MAX_ATTEMPTS`, whatever a policy says.
+        let policy = RetryPolicy {
+            max_attempts: policy.attempts(),
+            ..policy
         };
         Self {
-            class,
             operation,
             policy,
             timeout,
+            deadline,
             buckets: [const { SiteCell::new() }; CACHED_BUCKETS],
-            retries: SiteCell::new(),
         }
     }
 
@@ -74,7 +72,6 @@ impl Site {
         for slot in &mut self.buckets {
             drop(slot.take());
         }
-        drop(self.retries.take());
     }
 
     /// The series of `bucket`: a comparison with the cached buckets, or the store's lookup.
@@ -103,16 +100,13 @@ impl Site {
     }
 
     /// Counts attempt number `attempt`, a retry: attempt 2 and up (the first is counted through
-    /// the bucket's series, which holds it one load away).
+    /// the bucket's series, which holds it one load away). A lookup: retries are the slow path,
+    /// and a series exists only once its attempt happened.
     fn count_retry(&self, attempt: u32, shard: usize) {
-        let retries = self.retries.get_or_init(|| {
-            (2..=self.policy.max_attempts)
-                .map(|n| store().attempt_series(self.operation, n))
-                .collect()
-        });
-        if let Some(series) = retries.get((attempt as usize).wrapping_sub(2)) {
-            series.counter.inc_at(shard);
-        }
+        store()
+            .attempt_series(self.operation, attempt)
+            .counter
+            .inc_at(shard);
     }
 }
 
@@ -128,7 +122,10 @@ pub struct Call<'s> {
     /// [`Ticket::SETTLED`] without a breaker, and once settled.
     ticket: Ticket,
     start: Instant,
-    attempt: u32,
+    /// At most `retry::MAX_ATTEMPTS`.
+    attempt: u16,
+    /// Retry-budget tokens this call's retries took, returned if it succeeds.
+    tokens: u16,
     /// The metric shard of the thread that started the call, looked up once. A call that moves
     /// to another worker keeps using it: correct (the cells are atomic), just not local.
     shard: u32,
@@ -184,6 +181,7 @@ impl<'s> Call<'s> {
             ticket,
             start: Instant::now(),
             attempt: 1,
+            tokens: 0,
             // Truncating is harmless: the index is masked to the number of shards where used.
             shard: shard as u32,
             delay_nanos: 0,
@@ -191,28 +189,54 @@ impl<'s> Call<'s> {
     }
 
     /// The wait before the next attempt, as `settle` chose it: tokio's `Sleep`, a concrete
-    /// type. (An `async fn` here would put an opaque future in every annotated method's
-    /// coroutine, which costs rustc ≈ 1 M instructions more per method to lay out and check.)
-    /// Await it, then [`next_attempt`](Self::next_attempt).
+    /// type (an `async fn` here would put an opaque future in every annotated method's
+    /// coroutine, which costs rustc more to lay out and check). Await it, then
+    /// [`resume`](Self::resume).
     pub fn backoff(&self) -> tokio::time::Sleep {
         tokio::time::sleep(Duration::from_nanos(self.delay_nanos))
     }
 
-    /// Counts the next attempt, a retry (`s3_retry_attempts_total`): after the backoff, so
-    /// that a call cancelled while it waits counts no attempt it did not make.
-    pub fn next_attempt(&mut self) {
+    /// After the backoff: `true`, the call ends with `last`, the attempt that failed, because
+    /// its circuit opened meanwhile (recorded as `settle` records a final result); `false`,
+    /// the next attempt is counted (`s3_retry_attempts_total`) and goes ahead. Counting after
+    /// the wait means a call cancelled while it waits counts no attempt it did not make.
+    pub fn resume<T, E: Classify>(
+        &mut self,
+        last: &Result<T, E>,
+        circuit: Option<&CircuitBreaker>,
+    ) -> bool {
+        if let (Some(circuit), Err(err)) = (circuit, last) {
+            if !circuit.admits_retry(&self.ticket) {
+                // The retry is not made: its tokens go back.
+                let cost = retry_cost(err);
+                circuit.budget().refund(cost);
+                self.tokens = self.tokens.saturating_sub(cost as u16);
+                self.end_without_retry(err, SkippedRetry::CircuitOpen, Some(circuit));
+                return true;
+            }
+        }
         self.attempt += 1;
-        self.site.count_retry(self.attempt, self.shard as usize);
+        self.site
+            .count_retry(u32::from(self.attempt), self.shard as usize);
+        false
     }
 
-    /// Runs one attempt under the site's `timeout`; an attempt past it fails with
-    /// [`AttemptTimeout`], which is transient.
+    /// Runs one attempt under the site's `timeout` and what is left of its `deadline`; an
+    /// attempt past either fails with [`AttemptTimeout`], which is transient.
     pub async fn with_timeout<T, E, F>(&self, attempt: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
-        E: crate::__private::FromAttemptTimeout,
+        E: FromAttemptTimeout,
     {
-        match self.site.timeout {
+        let left = self
+            .site
+            .deadline
+            .map(|deadline| deadline.saturating_sub(self.elapsed()));
+        let limit = match (self.site.timeout, left) {
+            (Some(timeout), Some(left)) => Some(timeout.min(left)),
+            (timeout, left) => timeout.or(left),
+        };
+        match limit {
             None => attempt.await,
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
                 Ok(result) => result,
@@ -223,8 +247,8 @@ impl<'s> Call<'s> {
 
     /// Decides what follows an attempt's `result`: `true`, it is the call's result (recorded
     /// on the breaker and in the metrics); `false`, attempt again after
-    /// [`backoff`](Self::backoff) and [`next_attempt`](Self::next_attempt). `circuit` is the
-    /// breaker given to `begin`, borrowed again: the call holds no borrow of it across the body.
+    /// [`backoff`](Self::backoff) and [`resume`](Self::resume). `circuit` is the breaker given
+    /// to `begin`, borrowed again: the call holds no borrow of it across the body.
     #[inline]
     pub fn settle<T, E: Classify>(
         &mut self,
@@ -234,6 +258,13 @@ impl<'s> Call<'s> {
         match result {
             Ok(_) => {
                 self.finish(OperationResult::Success, BreakerOutcome::Success, circuit);
+                // A first-time success earns a token; a later one returns what its retries took.
+                let tokens = if self.attempt == 1 {
+                    SUCCESS_REWARD
+                } else {
+                    u32::from(self.tokens)
+                };
+                budget(circuit).refund(tokens);
                 true
             }
             Err(err) => self.settle_err(err, circuit),
@@ -243,14 +274,65 @@ impl<'s> Call<'s> {
     #[inline(never)]
     fn settle_err<E: Classify>(&mut self, err: &E, circuit: Option<&CircuitBreaker>) -> bool {
         let class = err.classify();
-        let policy = &self.site.policy;
-        if class.is_retryable() && self.attempt < policy.max_attempts {
-            let delay = policy.delay(self.attempt, err.retry_after());
-            // Saturates at 584 years, far past any `max_delay`.
-            self.delay_nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-            self.log_retry(err, delay);
-            return false;
+        if !class.is_retryable() || u32::from(self.attempt) >= self.site.policy.max_attempts {
+            self.end(err, class, circuit);
+            return true;
         }
+        let delay = self
+            .site
+            .policy
+            .delay(u32::from(self.attempt), err.retry_after());
+        let cost = retry_cost(err);
+        let skipped = if circuit.is_some_and(|c| !c.admits_retry(&self.ticket)) {
+            Some(SkippedRetry::CircuitOpen)
+        } else if self
+            .site
+            .deadline
+            .is_some_and(|deadline| self.elapsed().saturating_add(delay) >= deadline)
+        {
+            Some(SkippedRetry::Deadline)
+        } else if !budget(circuit).try_take(cost) {
+            Some(SkippedRetry::Budget)
+        } else {
+            None
+        };
+        if let Some(reason) = skipped {
+            self.end_without_retry(err, reason, circuit);
+            return true;
+        }
+        self.tokens = self.tokens.saturating_add(cost as u16);
+        // Saturates at 584 years, far past any `max_delay`.
+        self.delay_nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.log_retry(err, delay);
+        false
+    }
+
+    /// Ends the call with `err`, a retryable failure whose retry `reason` forbade.
+    #[cold]
+    fn end_without_retry<E: Classify>(
+        &mut self,
+        err: &E,
+        reason: SkippedRetry,
+        circuit: Option<&CircuitBreaker>,
+    ) {
+        store()
+            .skipped(self.site.operation, reason)
+            .inc_at(self.shard as usize);
+        tracing::warn!(
+            target: "s3_ops::retry",
+            operation = self.site.operation,
+            bucket = &*self.series.bucket,
+            attempts = self.attempt,
+            reason = reason.as_str(),
+            error_code = error_code(err),
+            error_kind = err.error_kind().unwrap_or("-"),
+            "S3 operation failed, retry skipped"
+        );
+        self.end(err, err.classify(), circuit);
+    }
+
+    /// Ends the call with `err`: the metrics, the breaker's outcome, the log line.
+    fn end<E: Classify>(&mut self, err: &E, class: ErrorClass, circuit: Option<&CircuitBreaker>) {
         let outcome = match class.breaker_outcome() {
             Some(true) => BreakerOutcome::Success,
             Some(false) => BreakerOutcome::Failure,
@@ -258,7 +340,11 @@ impl<'s> Call<'s> {
         };
         self.log_failure(err, class);
         self.finish(OperationResult::Error, outcome, circuit);
-        true
+    }
+
+    /// Time since the call started.
+    fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
     }
 
     #[inline]
@@ -341,6 +427,23 @@ fn same_name(a: &str, b: &str) -> bool {
         4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
         8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
         _ => a == b,
+    }
+}
+
+/// The budget a call's retries draw on: its circuit's, or the one of calls without a breaker.
+#[inline]
+fn budget(circuit: Option<&CircuitBreaker>) -> &RetryBudget {
+    match circuit {
+        Some(circuit) => circuit.budget(),
+        None => unguarded_budget(),
+    }
+}
+
+/// Tokens a retry after `err` takes: more after a timeout, which held a connection longer.
+fn retry_cost<E: Classify>(err: &E) -> u32 {
+    match err.error_kind() {
+        Some("timeout" | "attempt_timeout") => TIMEOUT_RETRY_COST,
+        _ => RETRY_COST,
     }
 }
 

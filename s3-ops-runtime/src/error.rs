@@ -119,16 +119,23 @@ impl fmt::Debug for CircuitOpen {
 
 impl StdError for CircuitOpen {}
 
-/// One attempt ran past the operation's `timeout`; a transient failure, so it is retried.
+/// One attempt ran past the operation's `timeout`, or was still running at the call's
+/// `deadline`; a transient failure, so it is retried while the deadline allows.
 ///
-/// Annotated methods with a `timeout` argument need `E: From<AttemptTimeout>`.
+/// Annotated methods with a `timeout` or `deadline` argument need `E: From<AttemptTimeout>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttemptTimeout {
     pub(crate) limit: Duration,
 }
 
 impl AttemptTimeout {
-    /// The per-attempt limit that was exceeded.
+    /// An attempt cut after `limit`: for error types of your own and their tests.
+    pub fn new(limit: Duration) -> Self {
+        Self { limit }
+    }
+
+    /// The limit that was exceeded: the attempt's `timeout`, or what was left of the call's
+    /// `deadline`.
     pub fn limit(&self) -> Duration {
         self.limit
     }

@@ -57,12 +57,15 @@ mod sync;
 #[doc(hidden)]
 pub mod __private;
 
-pub use breaker::{BreakerConfig, BreakerStats, CircuitBreaker, CircuitState, Permit};
+pub use breaker::{
+    BreakerConfig, BreakerOverride, BreakerStats, CircuitBreaker, CircuitState, FailureRate, Permit,
+};
 pub use classify::{
     classify_s3, Classify, ErrorClass, CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES,
 };
 pub use error::{AttemptTimeout, CircuitOpen, S3Error, S3ErrorKind};
 pub use operation::{Operation, OperationClass};
+pub use retry::RetryPolicy;
 
 #[doc = include_str!("s3_operation.md")]
 pub use s3_ops_macros::s3_operation;

@@ -61,6 +61,7 @@ impl OperationClass {
 /// The attribute is the better tool for methods: it runs the body itself in the retry loop, so
 /// the body may borrow `self` mutably and move nothing into a closure.
 pub struct Operation {
+    class: OperationClass,
     site: Site,
 }
 
@@ -68,9 +69,7 @@ impl Operation {
     /// `operation` is the SDK's snake_case name (the `operation` label); the policy is the
     /// class's default.
     pub const fn new(class: OperationClass, operation: &'static str) -> Self {
-        Self {
-            site: Site::new(class, operation, class.default_policy(), None),
-        }
+        Self::with_policy(class, operation, class.default_policy(), None)
     }
 
     /// An operation with a policy of your own and, optionally, a per-attempt time limit (an
@@ -82,13 +81,22 @@ impl Operation {
         timeout: Option<Duration>,
     ) -> Self {
         Self {
-            site: Site::new(class, operation, policy, timeout),
+            class,
+            site: Site::new(operation, policy, timeout, None),
         }
+    }
+
+    /// The same operation, with a time limit for the whole call: attempts and backoffs end by
+    /// then. A backoff that would end past it is not slept (the call ends with its last error);
+    /// an attempt still running at the deadline is cancelled and fails with [`AttemptTimeout`].
+    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.site.deadline = Some(deadline);
+        self
     }
 
     /// The class given at creation.
     pub fn class(&self) -> OperationClass {
-        self.site.class
+        self.class
     }
 
     /// The retry policy in use.
@@ -157,6 +165,8 @@ where
             return result;
         }
         call.backoff().await;
-        call.next_attempt();
+        if call.resume(&result, circuit) {
+            return result;
+        }
     }
 }

@@ -4,13 +4,13 @@
 
 #[cfg(s3_ops_loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU32, AtomicU64, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
 #[cfg(not(s3_ops_loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU32, AtomicU64, Ordering},
     Arc, Mutex, MutexGuard,
 };
 

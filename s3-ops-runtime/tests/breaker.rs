@@ -41,7 +41,7 @@ async fn a_new_breaker_is_closed_and_admits_calls() {
     let breaker = CircuitBreaker::new("fresh");
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(breaker.name(), "fresh");
-    assert_eq!(breaker.config(), &BreakerConfig::default());
+    assert_eq!(breaker.config(), BreakerConfig::default());
     let permit = breaker.acquire().expect("a closed circuit admits calls");
     assert!(!permit.is_probe());
     permit.success();
@@ -435,6 +435,7 @@ async fn with_config_uses_custom_thresholds() {
             success_threshold: 3,
             open_timeout: Duration::from_secs(5),
             half_open_max_calls: 2,
+            ..BreakerConfig::default()
         },
     );
     assert_eq!(breaker.config().failure_threshold, 2);

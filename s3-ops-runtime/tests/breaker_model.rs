@@ -244,6 +244,7 @@ fn config() -> impl Strategy<Value = BreakerConfig> {
             success_threshold,
             open_timeout: Duration::from_millis(timeout_ms),
             half_open_max_calls,
+            ..BreakerConfig::default()
         },
     )
 }

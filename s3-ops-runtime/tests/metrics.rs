@@ -280,7 +280,10 @@ async fn breakers_sharing_a_name_report_the_worst_state() {
     let samples = samples(&metrics::render());
     let count = samples
         .iter()
-        .filter(|s| s.labels.get("circuit_name").map(String::as_str) == Some(CIRCUIT))
+        .filter(|s| {
+            s.name == metrics::CIRCUIT_BREAKER_STATE
+                && s.labels.get("circuit_name").map(String::as_str) == Some(CIRCUIT)
+        })
         .count();
     assert_eq!(count, 1, "one series per circuit name");
     drop((a, b));

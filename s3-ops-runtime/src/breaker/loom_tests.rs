@@ -24,6 +24,7 @@ fn half_open(max_probes: u32, success_threshold: u32) -> CircuitBreaker {
             success_threshold,
             open_timeout: Duration::ZERO,
             half_open_max_calls: max_probes,
+            ..BreakerConfig::default()
         },
     );
     breaker.force_open();

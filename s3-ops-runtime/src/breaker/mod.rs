@@ -1,17 +1,24 @@
 //! The circuit breaker: fail fast while S3 is down instead of queueing retries behind it.
 //!
-//! The seed's thresholds are the defaults: five consecutive failures open the circuit for 60 s;
-//! then one probe at a time is let through, and two successful probes close it again while any
-//! probe failure reopens it.
+//! The classic thresholds are the defaults: five consecutive failures open the circuit for
+//! 60 s; then one probe at a time is let through, and two successful probes close it again
+//! while any probe failure reopens it. A failure-rate rule can open it too ([`FailureRate`]),
+//! an operator can hold it open or disable it, and it keeps the retry budget of the calls
+//! through it.
 //!
 //! The closed path is lock-free: admitting a call is one atomic load, and recording a success
-//! stores nothing unless there are failures to forget. Transitions take a short lock that is
+//! stores nothing unless there is something to forget. Transitions take a short lock that is
 //! never held across an `.await`. Time comes from `tokio::time`, so
 //! `#[tokio::test(start_paused = true)]` makes the open timeout instant in tests.
 
+mod config;
 #[cfg(all(test, s3_ops_loom))]
 mod loom_tests;
 mod machine;
+#[cfg(not(s3_ops_loom))]
+pub(crate) mod registry;
+mod ticket;
+mod window;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -20,50 +27,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{CircuitName, CircuitOpen};
+use crate::retry::budget::RetryBudget;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
-use machine::{Admission, Machine, Nanos, Outcome, Transitions, Word};
+use machine::{Admission, Machine, Nanos, Transitions, Word};
 
+pub use config::{BreakerConfig, FailureRate};
+pub use machine::BreakerOverride;
 pub(crate) use machine::Outcome as BreakerOutcome;
-
-/// Thresholds of a [`CircuitBreaker`]; `Default` gives the seed's values.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Consecutive failures that open a closed circuit (default 5).
-    pub failure_threshold: u32,
-    /// Successful half-open probes that close the circuit (default 2).
-    pub success_threshold: u32,
-    /// How long an open circuit fails fast before it half-opens (default 60 s). Fixed when the
-    /// circuit opens: failures of calls already in flight do not extend it.
-    pub open_timeout: Duration,
-    /// Probes allowed in flight at once while half-open (default 1).
-    pub half_open_max_calls: u32,
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self {
-            failure_threshold: 5,
-            success_threshold: 2,
-            open_timeout: Duration::from_secs(60),
-            half_open_max_calls: 1,
-        }
-    }
-}
-
-impl BreakerConfig {
-    fn check(&self) -> Result<(), &'static str> {
-        if self.failure_threshold == 0 {
-            return Err("`failure_threshold` must be at least 1");
-        }
-        if self.success_threshold == 0 {
-            return Err("`success_threshold` must be at least 1");
-        }
-        if self.half_open_max_calls == 0 {
-            return Err("`half_open_max_calls` must be at least 1, or the circuit never closes");
-        }
-        Ok(())
-    }
-}
+pub use ticket::Permit;
+use ticket::ProbeSlot;
+pub(crate) use ticket::Ticket;
 
 /// The state of a circuit, as the `s3_circuit_breaker_state` gauge reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,6 +51,13 @@ pub enum CircuitState {
 }
 
 impl CircuitState {
+    /// Every state, in gauge order.
+    pub const ALL: [CircuitState; 3] = [
+        CircuitState::Closed,
+        CircuitState::HalfOpen,
+        CircuitState::Open,
+    ];
+
     /// `"closed"`, `"half_open"` or `"open"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,6 +74,17 @@ impl fmt::Display for CircuitState {
     }
 }
 
+impl BreakerOverride {
+    /// `"none"`, `"held_open"` or `"disabled"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerOverride::None => "none",
+            BreakerOverride::HeldOpen => "held_open",
+            BreakerOverride::Disabled => "disabled",
+        }
+    }
+}
+
 /// How often a breaker has changed state since it was created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -104,14 +95,14 @@ pub struct BreakerStats {
     /// timeout takes the circuit half-open; [`CircuitBreaker::state`] and the gauge read
     /// half-open from the deadline on.
     pub half_opened: u64,
-    /// Transitions into `Closed` (recoveries and resets).
+    /// Transitions into `Closed` (recoveries, resets and releases).
     pub closed: u64,
 }
 
 /// A circuit breaker guarding one class of S3 calls.
 ///
-/// Cloning gives another handle to the same breaker. Breakers report their state in the
-/// `s3_circuit_breaker_state{circuit_name}` gauge for as long as one handle lives.
+/// Cloning gives another handle to the same breaker. While a handle lives, the breaker is
+/// reported by the metrics: its state, its operator override and its transitions.
 ///
 /// ```
 /// use s3_ops_runtime::{CircuitBreaker, CircuitState};
@@ -124,6 +115,11 @@ pub struct BreakerStats {
 /// assert_eq!(circuit.state(), CircuitState::Open);
 /// let refused = circuit.acquire().unwrap_err();
 /// assert_eq!(refused.circuit(), "s3-upload");
+///
+/// // On call: keep it open while S3 is investigated, then hand it back.
+/// circuit.hold_open();
+/// circuit.release();
+/// assert_eq!(circuit.state(), CircuitState::Closed);
 /// # }
 /// ```
 #[derive(Clone)]
@@ -133,18 +129,19 @@ pub struct CircuitBreaker {
 
 pub(crate) struct Inner {
     name: CircuitName,
-    config: BreakerConfig,
     base: Instant,
-    /// `Machine::word()` of the last transition, for lock-free readers.
+    /// `Machine::word()` of the last step, for lock-free readers.
     word: AtomicU64,
     /// `Machine::open_until()`, stored before `word` so a reader that sees `Open` sees its
     /// deadline.
     open_until: AtomicU64,
+    /// Beside `word`: the success path reads both.
+    budget: RetryBudget,
     machine: Mutex<Machine>,
 }
 
 impl CircuitBreaker {
-    /// A breaker with the seed's thresholds ([`BreakerConfig::default`]).
+    /// A breaker with the default thresholds ([`BreakerConfig::default`]).
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
         Self::with_config(name, BreakerConfig::default())
     }
@@ -153,34 +150,58 @@ impl CircuitBreaker {
     ///
     /// # Panics
     ///
-    /// When a threshold or `half_open_max_calls` is zero.
+    /// When a threshold or `half_open_max_calls` is zero, or the failure rate is out of range
+    /// (see [`FailureRate`]).
     pub fn with_config(name: impl Into<Cow<'static, str>>, config: BreakerConfig) -> Self {
         let name = name.into();
-        if let Err(problem) = config.check() {
+        if let Some(problem) = config.problem() {
             panic!("invalid `BreakerConfig` for circuit `{name}`: {problem}");
         }
-        let machine = Machine::new();
+        let budget = RetryBudget::new(config.retry_budget);
+        let machine = Machine::new(config);
         let inner = Arc::new(Inner {
             name: name.into(),
             word: AtomicU64::new(machine.word().0),
             open_until: AtomicU64::new(machine.open_until()),
             machine: Mutex::new(machine),
+            budget,
             base: Instant::now(),
-            config,
         });
         #[cfg(not(s3_ops_loom))]
-        crate::metrics::store::register_breaker(&inner);
+        registry::add(&inner);
         Self { inner }
     }
 
-    /// The name given at creation; the `circuit_name` label of the state gauge.
+    /// The name given at creation; the `circuit_name` label of its metrics.
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
     /// The thresholds in use.
-    pub fn config(&self) -> &BreakerConfig {
-        &self.inner.config
+    pub fn config(&self) -> BreakerConfig {
+        lock(&self.inner.machine).config().clone()
+    }
+
+    /// New thresholds, in force from the next outcome; safe while calls are in flight. An open
+    /// circuit keeps the deadline it was given; a failure-rate window of another size starts
+    /// empty; the retry budget takes the new capacity (tokens spent beyond it are forgotten).
+    ///
+    /// # Panics
+    ///
+    /// As [`with_config`](Self::with_config), on thresholds out of range; the breaker is then
+    /// unchanged.
+    pub fn reconfigure(&self, config: BreakerConfig) {
+        if let Some(problem) = config.problem() {
+            panic!(
+                "invalid `BreakerConfig` for circuit `{}`: {problem}",
+                self.name()
+            );
+        }
+        let capacity = config.retry_budget;
+        let mut machine = lock(&self.inner.machine);
+        machine.reconfigure(config);
+        self.inner.budget.set_capacity(capacity);
+        self.inner.publish(&machine);
     }
 
     /// The current state. An open circuit whose timeout has elapsed reads as `HalfOpen`.
@@ -188,13 +209,25 @@ impl CircuitBreaker {
         self.inner.state()
     }
 
+    /// An operator's override in force, if any ([`hold_open`](Self::hold_open),
+    /// [`disable`](Self::disable)).
+    pub fn operator_override(&self) -> BreakerOverride {
+        lock(&self.inner.machine).held()
+    }
+
+    /// Tokens left in the retry budget; `u32::MAX` when it is unlimited.
+    pub fn retry_tokens(&self) -> u32 {
+        self.inner.budget.available()
+    }
+
     /// How often the breaker has changed state.
     pub fn stats(&self) -> BreakerStats {
         let counts = lock(&self.inner.machine).counts;
+        let into = |to: CircuitState| counts.iter().map(|from| from[to as usize]).sum();
         BreakerStats {
-            opened: counts.opened,
-            half_opened: counts.half_opened,
-            closed: counts.closed,
+            opened: into(CircuitState::Open),
+            half_opened: into(CircuitState::HalfOpen),
+            closed: into(CircuitState::Closed),
         }
     }
 
@@ -207,34 +240,57 @@ impl CircuitBreaker {
     /// [`CircuitOpen`] while the circuit is open, or half-open with every probe slot taken.
     #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, CircuitOpen> {
-        Ok(Permit {
-            breaker: self,
-            ticket: self.admit()?,
-        })
+        Ok(Permit::new(self, self.admit()?))
     }
 
-    /// Records a success without a permit (the seed's `record_success`).
+    /// Records a success without a permit.
     pub fn record_success(&self) {
-        self.inner.step(|m, cfg, now| m.record_success(cfg, now));
+        self.inner.step(|m, now| m.record_success(now));
     }
 
-    /// Records a failure without a permit (the seed's `record_failure`).
+    /// Records a failure without a permit.
     pub fn record_failure(&self) {
-        self.inner.step(|m, cfg, now| m.record_failure(cfg, now));
+        self.inner.step(|m, now| m.record_failure(now));
     }
 
     /// Closes the circuit and forgets its failures; outcomes of calls admitted before the reset
-    /// are ignored.
+    /// are ignored. No effect while an operator's override is on.
     pub fn reset(&self) {
-        self.inner.step(|m, _, _| m.reset());
+        self.inner.step(|m, _| m.reset());
     }
 
-    /// Opens the circuit now, for the configured open timeout (maintenance, tests).
+    /// Opens the circuit now, for the configured open timeout (maintenance, tests). No effect
+    /// while an operator's override is on: see [`hold_open`](Self::hold_open).
     pub fn force_open(&self) {
-        self.inner.step(|m, cfg, now| m.force_open(cfg, now));
+        self.inner.step(|m, now| m.force_open(now));
     }
 
-    /// The admission behind both [`acquire`](Self::acquire) and the generated code. The closed
+    /// Opens the circuit until [`release`](Self::release), whatever the open timeout: every
+    /// call fails fast and no probe is sent. For on-call engineers who know S3 is down, or who
+    /// must stop traffic to it. [`state`](Self::state) reads `Open`; the
+    /// `s3_circuit_breaker_override` gauge reads 1.
+    pub fn hold_open(&self) {
+        self.inner.step(|m, _| m.hold_open());
+        self.inner.log_override(BreakerOverride::HeldOpen);
+    }
+
+    /// Turns the breaker off until [`release`](Self::release): every call is admitted and the
+    /// circuit never opens (outcomes are still counted in the metrics). For a breaker that
+    /// misbehaves. [`state`](Self::state) reads `Closed`; the `s3_circuit_breaker_override`
+    /// gauge reads 2. Retries still draw on the retry budget.
+    pub fn disable(&self) {
+        self.inner.step(|m, _| m.disable());
+        self.inner.log_override(BreakerOverride::Disabled);
+    }
+
+    /// Ends [`hold_open`](Self::hold_open) or [`disable`](Self::disable): back to normal
+    /// operation, closed, failures forgotten.
+    pub fn release(&self) {
+        self.inner.step(|m, _| m.release());
+        self.inner.log_override(BreakerOverride::None);
+    }
+
+    /// The admission behind both [`acquire`](Self::acquire) and the call engine. The closed
     /// path is one atomic load and does not read the clock.
     #[inline]
     pub(crate) fn admit(&self) -> Result<Ticket, CircuitOpen> {
@@ -250,42 +306,84 @@ impl CircuitBreaker {
     #[inline(never)]
     fn admit_not_closed(&self, word: Word) -> Result<Ticket, CircuitOpen> {
         let inner = &self.inner;
-        let now = inner.now();
         if word.state() == CircuitState::Open {
             // Failing fast before the deadline needs no lock.
             let until = inner.open_until.load(Ordering::Acquire);
+            let now = inner.now();
             if now < until {
                 return Err(inner.refusal(until - now));
             }
         }
-        let (admission, transitions) = {
-            let mut machine = lock(&inner.machine);
-            let result = machine.acquire(&inner.config, now);
-            inner.publish(&machine);
-            result
-        };
-        inner.log(transitions);
-        match admission {
+        match inner.locked(|machine, now| machine.acquire(now)) {
             Ok(Admission {
                 epoch,
                 probe: false,
             }) => Ok(Ticket::Closed { epoch }),
-            Ok(Admission { epoch, probe: true }) => Ok(Ticket::Probe(ProbeSlot {
-                inner: Arc::clone(inner),
-                epoch,
-                settled: false,
-            })),
+            Ok(Admission { epoch, probe: true }) => {
+                Ok(Ticket::Probe(ProbeSlot::new(Arc::clone(inner), epoch)))
+            }
             Err(left) => Err(inner.refusal(left)),
         }
+    }
+
+    /// May the call holding `ticket` make another attempt? Not once the circuit has left the
+    /// state that admitted it for anything but closed: open, or half-open with probes of its
+    /// own. A probe's own slot does not refuse it. Lock-free.
+    #[inline]
+    pub(crate) fn admits_retry(&self, ticket: &Ticket) -> bool {
+        let word = Word(self.inner.word.load(Ordering::Acquire));
+        match ticket {
+            _ if word.state() == CircuitState::Closed => true,
+            Ticket::Probe(slot) => slot.epoch() == word.epoch(),
+            Ticket::Closed { .. } => false,
+        }
+    }
+
+    /// The retry budget of the calls through this circuit.
+    #[inline]
+    pub(crate) fn budget(&self) -> &RetryBudget {
+        &self.inner.budget
+    }
+
+    #[inline]
+    fn settle_closed(&self, epoch: u32, outcome: BreakerOutcome) {
+        match outcome {
+            BreakerOutcome::Release => {}
+            BreakerOutcome::Success => {
+                // The hot path: nothing to forget, nothing to store.
+                let word = Word(self.inner.word.load(Ordering::Relaxed));
+                if word.success_is_news() {
+                    self.settle_slow(epoch, outcome);
+                }
+            }
+            BreakerOutcome::Failure => self.settle_slow(epoch, outcome),
+        }
+    }
+
+    #[inline(never)]
+    fn settle_slow(&self, epoch: u32, outcome: BreakerOutcome) {
+        self.inner.settle(
+            Admission {
+                epoch,
+                probe: false,
+            },
+            outcome,
+        );
     }
 }
 
 impl fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (config, held) = {
+            let machine = lock(&self.inner.machine);
+            (machine.config().clone(), machine.held())
+        };
         f.debug_struct("CircuitBreaker")
             .field("name", &self.inner.name)
             .field("state", &self.state())
-            .field("config", &self.inner.config)
+            .field("override", &held)
+            .field("retry_tokens", &self.retry_tokens())
+            .field("config", &config)
             .finish()
     }
 }
@@ -294,10 +392,6 @@ impl Inner {
     fn now(&self) -> Nanos {
         let elapsed = Instant::now().saturating_duration_since(self.base);
         u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    pub(crate) fn name(&self) -> &str {
-        &self.name
     }
 
     pub(crate) fn state(&self) -> CircuitState {
@@ -320,37 +414,49 @@ impl Inner {
         self.word.store(machine.word().0, Ordering::Release);
     }
 
-    /// Runs one locked step of the machine, then logs its transitions unlocked.
-    fn step(&self, f: impl FnOnce(&mut Machine, &BreakerConfig, Nanos) -> Transitions) {
+    /// Runs one locked step of the machine and publishes its state, then logs the step's
+    /// transitions unlocked.
+    fn locked<R>(&self, f: impl FnOnce(&mut Machine, Nanos) -> (R, Transitions)) -> R {
         let now = self.now();
-        let transitions = {
+        let (result, transitions, open_for, probes) = {
             let mut machine = lock(&self.machine);
-            let transitions = f(&mut machine, &self.config, now);
+            let (result, transitions) = f(&mut machine, now);
             self.publish(&machine);
-            transitions
+            let config = machine.config();
+            (
+                result,
+                transitions,
+                config.open_timeout,
+                config.half_open_max_calls,
+            )
         };
-        self.log(transitions);
+        self.log(transitions, open_for, probes);
+        result
     }
 
-    fn settle(&self, admission: Admission, outcome: Outcome) {
-        self.step(|m, cfg, now| m.settle(cfg, admission, outcome, now));
+    fn step(&self, f: impl FnOnce(&mut Machine, Nanos) -> Transitions) {
+        self.locked(|m, now| ((), f(m, now)));
     }
 
-    fn log(&self, transitions: Transitions) {
+    fn settle(&self, admission: Admission, outcome: BreakerOutcome) {
+        self.step(|m, now| m.settle(admission, outcome, now));
+    }
+
+    fn log(&self, transitions: Transitions, open_for: Duration, probes: u32) {
         for t in transitions.iter() {
             match t.to {
                 CircuitState::Open => tracing::warn!(
                     target: "s3_ops::breaker",
                     circuit = %self.name,
                     from = t.from.as_str(),
-                    open_for = ?self.config.open_timeout,
+                    open_for = ?open_for,
                     "circuit breaker opened: S3 calls fail fast"
                 ),
                 CircuitState::HalfOpen => tracing::info!(
                     target: "s3_ops::breaker",
                     circuit = %self.name,
                     from = t.from.as_str(),
-                    probes = self.config.half_open_max_calls,
+                    probes,
                     "circuit breaker half-open: probing S3"
                 ),
                 CircuitState::Closed => tracing::info!(
@@ -362,139 +468,20 @@ impl Inner {
             }
         }
     }
-}
 
-/// Permission to make one call through a [`CircuitBreaker`].
-///
-/// Dropping it without [`success`](Self::success) or [`failure`](Self::failure) — because the
-/// call's future was cancelled — records nothing and frees the half-open probe slot it may hold.
-#[must_use = "record the call's outcome with `success()` or `failure()`"]
-pub struct Permit<'a> {
-    breaker: &'a CircuitBreaker,
-    ticket: Ticket,
-}
-
-impl Permit<'_> {
-    /// `true` when this permit is a half-open probe.
-    pub fn is_probe(&self) -> bool {
-        self.ticket.is_probe()
-    }
-
-    /// The call succeeded.
-    #[inline]
-    pub fn success(self) {
-        self.ticket.settle(self.breaker, Outcome::Success);
-    }
-
-    /// The call failed in a way that says S3 is unwell.
-    #[inline]
-    pub fn failure(self) {
-        self.ticket.settle(self.breaker, Outcome::Failure);
-    }
-}
-
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("circuit", &self.breaker.name())
-            .field("probe", &self.is_probe())
-            .finish()
-    }
-}
-
-/// A permit that borrows nothing, for generated code: with `&mut self` methods the body may
-/// need `self` mutably, so the breaker is borrowed again to record the outcome. Only a half-open
-/// probe owns a handle to its breaker (the cold path), to free its slot if it is dropped.
-///
-/// 16 bytes, and no drop glue on the closed path: it lives in every annotated method's future.
-pub(crate) enum Ticket {
-    /// Admitted by a closed circuit, in `epoch`.
-    Closed { epoch: u32 },
-    /// A half-open probe.
-    Probe(ProbeSlot),
-}
-
-/// A half-open probe's hold on its slot; dropped unsettled (its call was cancelled), it frees
-/// the slot.
-pub(crate) struct ProbeSlot {
-    inner: Arc<Inner>,
-    epoch: u32,
-    settled: bool,
-}
-
-impl ProbeSlot {
-    fn settle(mut self, outcome: Outcome) {
-        self.settle_as(outcome);
-        self.settled = true;
-    }
-
-    fn settle_as(&self, outcome: Outcome) {
-        let admission = Admission {
-            epoch: self.epoch,
-            probe: true,
-        };
-        self.inner.settle(admission, outcome);
-    }
-}
-
-impl Drop for ProbeSlot {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.settle_as(Outcome::Release);
-        }
-    }
-}
-
-impl Ticket {
-    /// The ticket of a call without a breaker, and what a settled ticket leaves in its place.
-    /// It is never settled itself: a call without a breaker has no breaker to settle it on,
-    /// and a settled call is not settled again.
-    pub(crate) const SETTLED: Ticket = Ticket::Closed { epoch: 0 };
-
-    /// `true` for a half-open probe.
-    pub(crate) fn is_probe(&self) -> bool {
-        matches!(self, Ticket::Probe(_))
-    }
-
-    /// Records the call's outcome. `breaker` is the one that issued the ticket; a probe uses the
-    /// handle it owns.
-    #[inline]
-    pub(crate) fn settle(self, breaker: &CircuitBreaker, outcome: Outcome) {
-        match self {
-            Ticket::Closed { epoch } => breaker.settle_closed(epoch, outcome),
-            Ticket::Probe(slot) => slot.settle(outcome),
-        }
-    }
-}
-
-impl CircuitBreaker {
-    #[inline]
-    fn settle_closed(&self, epoch: u32, outcome: Outcome) {
-        match outcome {
-            Outcome::Release => {}
-            Outcome::Success => {
-                // The hot path: nothing to forget, nothing to store.
-                let word = Word(self.inner.word.load(Ordering::Relaxed));
-                if word.state() != CircuitState::Closed || word.failures() != 0 {
-                    self.settle_slow(epoch, outcome);
-                }
+    fn log_override(&self, held: BreakerOverride) {
+        let message = match held {
+            BreakerOverride::HeldOpen => "circuit breaker held open by an operator until released",
+            BreakerOverride::Disabled => {
+                "circuit breaker disabled by an operator until released: every call goes through"
             }
-            Outcome::Failure => self.settle_slow(epoch, outcome),
-        }
-    }
-
-    #[inline(never)]
-    fn settle_slow(&self, epoch: u32, outcome: Outcome) {
-        self.inner.settle(
-            Admission {
-                epoch,
-                probe: false,
-            },
-            outcome,
+            BreakerOverride::None => "circuit breaker released by an operator: normal operation",
+        };
+        tracing::warn!(
+            target: "s3_ops::breaker",
+            circuit = %self.name,
+            r#override = held.as_str(),
+            "{message}"
         );
     }
 }
-
-/// A weak handle the metrics collector reads the state gauge through. (Never created under
-/// loom, whose `Arc` has no `Weak`: the gauge is not part of the models.)
-pub(crate) type WeakBreaker = std::sync::Weak<Inner>;

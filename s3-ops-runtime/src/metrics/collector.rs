@@ -1,5 +1,5 @@
-//! The four s3-ops series as one prometheus `Collector`: it sums the shards and reads the
-//! breakers' states at scrape time.
+//! The s3-ops series as one prometheus `Collector`: it sums the shards and reads the live
+//! breakers' reports at scrape time.
 
 use std::collections::HashMap;
 
@@ -10,16 +10,19 @@ use prometheus::proto::{
 
 use super::store::store;
 use super::{
-    OperationResult, CIRCUIT_BREAKER_STATE, DURATION_BUCKETS, OPERATIONS_TOTAL,
-    OPERATION_DURATION_SECONDS, RETRY_ATTEMPTS_TOTAL,
+    OperationResult, CIRCUIT_BREAKER_OVERRIDE, CIRCUIT_BREAKER_STATE,
+    CIRCUIT_BREAKER_TRANSITIONS_TOTAL, DURATION_BUCKETS, OPERATIONS_TOTAL,
+    OPERATION_DURATION_SECONDS, RETRIES_SKIPPED_TOTAL, RETRY_ATTEMPTS_TOTAL,
 };
+use crate::breaker::registry::{self, BreakerReport};
+use crate::breaker::{BreakerOverride, CircuitState};
 
 pub(crate) struct S3OpsCollector {
     descs: Vec<Desc>,
 }
 
 /// `(name, help, labels)` of each series.
-const FAMILIES: [(&str, &str, &[&str]); 4] = [
+const FAMILIES: [(&str, &str, &[&str]); 7] = [
     (
         OPERATIONS_TOTAL,
         "S3 operations by outcome: success, error (after retries) or circuit_open (failed fast)",
@@ -39,6 +42,21 @@ const FAMILIES: [(&str, &str, &[&str]); 4] = [
         RETRY_ATTEMPTS_TOTAL,
         "Attempts made per S3 operation, by attempt number (1 is the first try)",
         &["operation", "attempt"],
+    ),
+    (
+        RETRIES_SKIPPED_TOTAL,
+        "Retries not made, by reason: budget (retry budget empty), circuit_open, deadline",
+        &["operation", "reason"],
+    ),
+    (
+        CIRCUIT_BREAKER_OVERRIDE,
+        "Operator override of a circuit breaker: 0 none, 1 held open, 2 disabled",
+        &["circuit_name"],
+    ),
+    (
+        CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
+        "Circuit breaker state changes, by state left and state entered",
+        &["circuit_name", "from", "to"],
     ),
 ];
 
@@ -89,6 +107,48 @@ fn counter(value: u64, label_pairs: Vec<LabelPair>) -> Metric {
     metric.set_label(label_pairs);
     metric.set_counter(counter);
     metric
+}
+
+fn gauge(value: f64, label_pairs: Vec<LabelPair>) -> Metric {
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::default();
+    metric.set_label(label_pairs);
+    metric.set_gauge(gauge);
+    metric
+}
+
+/// One report per circuit name, sorted so scrapes are stable. Breakers sharing a name report
+/// the worst state and the strongest override among them, and their transitions added up.
+fn breaker_reports() -> Vec<BreakerReport> {
+    let mut by_name: Vec<BreakerReport> = Vec::new();
+    for report in registry::reports() {
+        match by_name.iter_mut().find(|b| b.name == report.name) {
+            Some(same) => {
+                same.state = worst(same.state, report.state);
+                if report.held != BreakerOverride::None {
+                    same.held = report.held;
+                }
+                for (row, other) in same.transitions.iter_mut().zip(report.transitions) {
+                    for (count, other) in row.iter_mut().zip(other) {
+                        *count += other;
+                    }
+                }
+            }
+            None => by_name.push(report),
+        }
+    }
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    by_name
+}
+
+/// Open is worse than half-open, which is worse than closed.
+fn worst(a: CircuitState, b: CircuitState) -> CircuitState {
+    if (b as u8) > (a as u8) {
+        b
+    } else {
+        a
+    }
 }
 
 impl Collector for S3OpsCollector {
@@ -146,16 +206,51 @@ impl Collector for S3OpsCollector {
             }
         }
 
-        let states = store
-            .breaker_states()
+        let breakers = breaker_reports();
+        let states = breakers
+            .iter()
+            .map(|b| {
+                gauge(
+                    f64::from(b.state as u8),
+                    labels(&[("circuit_name", &b.name)]),
+                )
+            })
+            .collect();
+        let overrides = breakers
+            .iter()
+            .map(|b| {
+                gauge(
+                    f64::from(b.held as u8),
+                    labels(&[("circuit_name", &b.name)]),
+                )
+            })
+            .collect();
+        let mut transitions = Vec::new();
+        for b in &breakers {
+            for from in CircuitState::ALL {
+                for to in CircuitState::ALL {
+                    let value = b.transitions[from as usize][to as usize];
+                    if value > 0 {
+                        transitions.push(counter(
+                            value,
+                            labels(&[
+                                ("circuit_name", &b.name),
+                                ("from", from.as_str()),
+                                ("to", to.as_str()),
+                            ]),
+                        ));
+                    }
+                }
+            }
+        }
+        let skipped = store
+            .all_skipped()
             .into_iter()
-            .map(|(name, state)| {
-                let mut gauge = Gauge::default();
-                gauge.set_value(f64::from(state as u8));
-                let mut metric = Metric::default();
-                metric.set_label(labels(&[("circuit_name", &name)]));
-                metric.set_gauge(gauge);
-                metric
+            .map(|((operation, reason), count)| {
+                counter(
+                    count.sum(),
+                    labels(&[("operation", operation), ("reason", reason.as_str())]),
+                )
             })
             .collect();
 
@@ -181,6 +276,9 @@ impl Collector for S3OpsCollector {
             family(1, MetricType::HISTOGRAM, durations),
             family(2, MetricType::GAUGE, states),
             family(3, MetricType::COUNTER, attempts),
+            family(4, MetricType::COUNTER, skipped),
+            family(5, MetricType::GAUGE, overrides),
+            family(6, MetricType::COUNTER, transitions),
         ]
     }
 }

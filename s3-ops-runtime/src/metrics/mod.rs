@@ -6,6 +6,9 @@
 //! | `s3_operation_duration_seconds` | `operation`, `bucket` | histogram of whole calls (retries and backoff included; fast fails are not observed) |
 //! | `s3_circuit_breaker_state` | `circuit_name` | 0 closed, 1 half-open, 2 open, read at scrape time so it is always current |
 //! | `s3_retry_attempts_total` | `operation`, `attempt` | one per attempt made: `"1"`, `"2"`, … |
+//! | `s3_retries_skipped_total` | `operation`, `reason` | retries not made: `budget` (the retry budget was empty), `circuit_open` (the circuit opened meanwhile), `deadline` (the backoff would end past the call's deadline) |
+//! | `s3_circuit_breaker_override` | `circuit_name` | 0 none, 1 held open, 2 disabled by an operator |
+//! | `s3_circuit_breaker_transitions_total` | `circuit_name`, `from`, `to` | state changes: `closed`, `open`, `half_open` |
 //!
 //! The series are exposed through one [`prometheus::core::Collector`], registered on the
 //! prometheus default registry unless you [`register`] it on your own first. Call sites resolve
@@ -43,6 +46,12 @@ pub const OPERATION_DURATION_SECONDS: &str = "s3_operation_duration_seconds";
 pub const CIRCUIT_BREAKER_STATE: &str = "s3_circuit_breaker_state";
 /// `s3_retry_attempts_total`
 pub const RETRY_ATTEMPTS_TOTAL: &str = "s3_retry_attempts_total";
+/// `s3_retries_skipped_total`
+pub const RETRIES_SKIPPED_TOTAL: &str = "s3_retries_skipped_total";
+/// `s3_circuit_breaker_override`
+pub const CIRCUIT_BREAKER_OVERRIDE: &str = "s3_circuit_breaker_override";
+/// `s3_circuit_breaker_transitions_total`
+pub const CIRCUIT_BREAKER_TRANSITIONS_TOTAL: &str = "s3_circuit_breaker_transitions_total";
 
 /// Upper bounds (seconds) of the duration histogram's buckets: from a fast local call to a
 /// call that spent its retries in backoff.
@@ -85,6 +94,28 @@ impl OperationResult {
             OperationResult::Success => "success",
             OperationResult::Error => "error",
             OperationResult::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
+/// Why a retry was not made: the `reason` label of `s3_retries_skipped_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkippedRetry {
+    /// The circuit's retry budget had too few tokens.
+    Budget,
+    /// The circuit opened (another call tripped it) before the retry could start.
+    CircuitOpen,
+    /// The backoff would have ended past the call's `deadline`.
+    Deadline,
+}
+
+impl SkippedRetry {
+    /// `"budget"`, `"circuit_open"` or `"deadline"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkippedRetry::Budget => "budget",
+            SkippedRetry::CircuitOpen => "circuit_open",
+            SkippedRetry::Deadline => "deadline",
         }
     }
 }
@@ -161,6 +192,16 @@ pub fn retry_attempts_total(operation: &str, attempt: u32) -> u64 {
     store::store()
         .find_attempt(operation, attempt)
         .map_or(0, |series| series.counter.sum())
+}
+
+/// `s3_retries_skipped_total{operation, reason}` as it stands.
+pub fn retries_skipped_total(operation: &str, reason: SkippedRetry) -> u64 {
+    store::store()
+        .all_skipped()
+        .into_iter()
+        .filter(|((op, r), _)| *op == operation && *r == reason)
+        .map(|(_, counter)| counter.sum())
+        .sum()
 }
 
 /// What `s3_operation_duration_seconds{operation, bucket}` holds.

@@ -2,8 +2,8 @@
 //! freed, so call sites keep `&'static` handles and never look a label up again.
 //!
 //! Memory stays bounded because label values are: operations come from the attribute's closed
-//! list, bucket labels are capped (beyond the limit a bucket is counted as `other`), attempts
-//! are capped by `max_attempts`.
+//! list, bucket labels are capped (beyond the limit a bucket is counted as `other`), attempt
+//! numbers are capped at `retry::MAX_ATTEMPTS` and created as attempts happen.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -11,10 +11,8 @@ use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::shard::{Counter, Sharded};
+use super::SkippedRetry;
 use super::{OperationResult, DURATION_BUCKETS_NANOS};
-#[cfg(not(s3_ops_loom))]
-use crate::breaker::Inner as BreakerInner;
-use crate::breaker::{CircuitState, WeakBreaker};
 
 /// The label distinct buckets share once the limit is reached.
 pub const OTHER_BUCKET: &str = "other";
@@ -123,7 +121,7 @@ pub(crate) struct Store {
     attempts: RwLock<HashMap<(&'static str, u32), &'static AttemptSeries>>,
     bucket_labels: Mutex<HashSet<Box<str>>>,
     bucket_label_limit: AtomicUsize,
-    breakers: Mutex<Vec<WeakBreaker>>,
+    skipped: RwLock<HashMap<(&'static str, SkippedRetry), &'static Counter>>,
 }
 
 pub(crate) fn store() -> &'static Store {
@@ -259,43 +257,38 @@ impl Store {
         all
     }
 
-    /// `(circuit_name, state)` of every live breaker; breakers sharing a name report the worst
-    /// state among them.
-    pub(crate) fn breaker_states(&self) -> Vec<(String, CircuitState)> {
-        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
-        breakers.retain(|weak| weak.strong_count() > 0);
-        let mut states: HashMap<String, CircuitState> = HashMap::new();
-        for inner in breakers.iter().filter_map(WeakBreaker::upgrade) {
-            let state = inner.state();
-            states
-                .entry(inner.name().to_owned())
-                .and_modify(|worst| *worst = (*worst).max_by_severity(state))
-                .or_insert(state);
+    /// The `s3_retries_skipped_total{operation, reason}` counter, created on first use: retries
+    /// are skipped on the slow path, so a lookup is fine there.
+    pub(crate) fn skipped(
+        &self,
+        operation: &'static str,
+        reason: SkippedRetry,
+    ) -> &'static Counter {
+        let key = (operation, reason);
+        if let Some(counter) = self
+            .skipped
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return counter;
         }
-        let mut states: Vec<_> = states.into_iter().collect();
-        states.sort_by(|a, b| a.0.cmp(&b.0));
-        states
+        let mut skipped = self.skipped.write().unwrap_or_else(PoisonError::into_inner);
+        skipped
+            .entry(key)
+            .or_insert_with(|| Box::leak(Box::new(Counter::new())))
     }
-}
 
-/// Called by every new breaker so the state gauge can report it while it lives.
-#[cfg(not(s3_ops_loom))]
-pub(crate) fn register_breaker(inner: &std::sync::Arc<BreakerInner>) {
-    let mut breakers = store()
-        .breakers
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    // Drop handles of breakers that are gone, so creating breakers in a loop stays bounded.
-    breakers.retain(|weak| weak.strong_count() > 0);
-    breakers.push(std::sync::Arc::downgrade(inner));
-}
-
-impl CircuitState {
-    fn max_by_severity(self, other: CircuitState) -> CircuitState {
-        if (other as u8) > (self as u8) {
-            other
-        } else {
-            self
-        }
+    /// Every skipped-retry counter, sorted by labels.
+    pub(crate) fn all_skipped(&self) -> Vec<((&'static str, SkippedRetry), &'static Counter)> {
+        let mut all: Vec<_> = self
+            .skipped
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, counter)| (*key, *counter))
+            .collect();
+        all.sort_by_key(|((operation, reason), _)| (*operation, reason.as_str()));
+        all
     }
 }

@@ -4,6 +4,11 @@
 //! (the seed's 1 s, 2 s, 4 s … 30 s), then jittered into its upper half so that clients throttled
 //! together do not retry together. Jitter never pushes a delay past the cap. A delay the server
 //! asked for (`x-amz-retry-after`, `Retry-After`) is honoured when it is longer, still capped.
+//!
+//! Retries also draw on a [budget](budget) shared by every call through one circuit, so that
+//! during an outage they cannot multiply the load on S3.
+
+pub mod budget;
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
@@ -45,7 +50,19 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The most attempts a call makes, whatever a policy says: past this, retries only add load.
+pub const MAX_ATTEMPTS: u32 = 100;
+
 impl RetryPolicy {
+    /// The attempts a call makes under this policy: `max_attempts` within `1..=`[`MAX_ATTEMPTS`].
+    pub const fn attempts(&self) -> u32 {
+        match self.max_attempts {
+            0 => 1,
+            n if n > MAX_ATTEMPTS => MAX_ATTEMPTS,
+            n => n,
+        }
+    }
+
     /// The seed's values: 3 attempts, 1 s doubling up to 30 s, equal jitter.
     pub const DEFAULT: RetryPolicy = RetryPolicy {
         max_attempts: 3,

@@ -1,0 +1,49 @@
+//! The breakers alive in the process, for whoever reports on them (the metrics collector):
+//! each breaker adds itself here, and nothing here knows who reads it.
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use super::{BreakerOverride, CircuitState, Inner};
+use crate::sync::lock;
+
+static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+pub(super) fn add(inner: &Arc<Inner>) {
+    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    // Forget breakers that are gone, so creating breakers in a loop stays bounded.
+    live.retain(|weak| weak.strong_count() > 0);
+    live.push(Arc::downgrade(inner));
+}
+
+/// What one live breaker reports.
+#[derive(Clone, Debug)]
+pub(crate) struct BreakerReport {
+    pub(crate) name: String,
+    pub(crate) state: CircuitState,
+    pub(crate) held: BreakerOverride,
+    /// Transitions since creation, by `[from][to]` state (`CircuitState as usize`).
+    pub(crate) transitions: [[u64; 3]; 3],
+}
+
+/// A report of every live breaker, in no particular order.
+pub(crate) fn reports() -> Vec<BreakerReport> {
+    let live: Vec<Arc<Inner>> = {
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        live.retain(|weak| weak.strong_count() > 0);
+        live.iter().filter_map(Weak::upgrade).collect()
+    };
+    live.iter()
+        .map(|inner| {
+            let (held, transitions) = {
+                let machine = lock(&inner.machine);
+                (machine.held(), machine.counts)
+            };
+            BreakerReport {
+                name: inner.name.to_string(),
+                state: inner.state(),
+                held,
+                transitions,
+            }
+        })
+        .collect()
+}

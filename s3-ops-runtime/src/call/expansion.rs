@@ -1,0 +1,102 @@
+//! What only the attribute's expansion calls, besides [`Call`]: the site's constructor and the
+//! bounds on the method's types, each asked for under a name of its own so that a missing
+//! implementation is reported in the attribute's words.
+
+use core::time::Duration;
+
+use super::Site;
+use crate::breaker::CircuitBreaker;
+use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::retry::RetryPolicy;
+
+/// The `static` call site of an annotated method, from the attribute's checked arguments:
+/// delays in nanoseconds, `timeout_nanos` and `deadline_nanos` 0 for none.
+pub const fn site(
+    operation: &'static str,
+    max_attempts: u32,
+    base_delay_nanos: u64,
+    max_delay_nanos: u64,
+    timeout_nanos: u64,
+    deadline_nanos: u64,
+) -> Site {
+    // The attribute sets attempts and delays; growth and jitter are the default policy's.
+    let policy = RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_nanos(base_delay_nanos),
+        max_delay: Duration::from_nanos(max_delay_nanos),
+        ..RetryPolicy::DEFAULT
+    };
+    Site::new(
+        operation,
+        policy,
+        optional(timeout_nanos),
+        optional(deadline_nanos),
+    )
+}
+
+const fn optional(nanos: u64) -> Option<Duration> {
+    match nanos {
+        0 => None,
+        nanos => Some(Duration::from_nanos(nanos)),
+    }
+}
+
+/// `From<CircuitOpen>`, asked for under its own name so the error message speaks of s3-ops.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot report that the circuit breaker is open",
+    label = "upload and download operations need `{Self}: From<s3_ops_runtime::CircuitOpen>`",
+    note = "return `s3_ops_runtime::S3Error`, or implement `From<s3_ops_runtime::CircuitOpen>` for `{Self}`"
+)]
+pub trait FromCircuitOpen {
+    /// Converts the refusal.
+    fn from_circuit_open(open: CircuitOpen) -> Self;
+}
+
+impl<E: From<CircuitOpen>> FromCircuitOpen for E {
+    #[inline]
+    fn from_circuit_open(open: CircuitOpen) -> Self {
+        E::from(open)
+    }
+}
+
+/// `From<AttemptTimeout>`, asked for when the attribute has a `timeout` or a `deadline`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot report an attempt timeout",
+    label = "with `timeout = ...` or `deadline = ...` the error type needs `{Self}: From<s3_ops_runtime::AttemptTimeout>`",
+    note = "return `s3_ops_runtime::S3Error`, or implement `From<s3_ops_runtime::AttemptTimeout>` for `{Self}`"
+)]
+pub trait FromAttemptTimeout: From<AttemptTimeout> {}
+
+impl<E: From<AttemptTimeout>> FromAttemptTimeout for E {}
+
+/// What the `bucket` argument may be: anything that borrows as `&str`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a bucket name",
+    label = "`bucket = ...` must borrow as `&str`",
+    note = "give a `String`, `&str`, `Box<str>` or `Cow<str>` expression, such as `bucket = self.bucket` or `bucket = \"results\"`"
+)]
+pub trait BucketName {
+    /// The name.
+    fn bucket_name(&self) -> &str;
+}
+
+impl<B: AsRef<str> + ?Sized> BucketName for B {
+    #[inline]
+    fn bucket_name(&self) -> &str {
+        self.as_ref()
+    }
+}
+
+/// The `bucket` argument, borrowed as `&str`.
+#[inline]
+pub fn bucket<B: BucketName + ?Sized>(bucket: &B) -> &str {
+    bucket.bucket_name()
+}
+
+/// The `circuit` argument, type-checked where it is written, as `Call` takes it (one call
+/// rather than `Some(circuit(..))`: the enum constructor's inference costs rustc more, in every
+/// method).
+#[inline]
+pub fn circuit(circuit: &CircuitBreaker) -> Option<&CircuitBreaker> {
+    Some(circuit)
+}
