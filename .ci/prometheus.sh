@@ -24,8 +24,12 @@ OBS="$ROOT/observability"
 WORK="$ROOT/.ci/work/prometheus"
 CI_FOR=5s
 pids=()
+added_policy=
 
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+}
 trap cleanup EXIT
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -35,9 +39,16 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     say "installing Debian's prometheus package (it ships promtool)"
+    # The package's service would listen on every interface: keep it from starting (this
+    # script starts its own on 127.0.0.1), and leave out the node exporter it recommends.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod +x /usr/sbin/policy-rc.d
+        added_policy=1
+    fi
     as_root apt-get update -qq
-    # policy-rc.d or not, the packaged service is never used: this script starts its own.
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    if [ -n "$added_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d && added_policy=; fi
 fi
 prometheus --version 2>&1 | head -1
 
