@@ -245,7 +245,7 @@ def dashboard_expressions(report, path):
     print(f"\n== dashboard {path}")
     board = json.loads(Path(path).read_text())
     if board.get("schemaVersion", 0) < 39:
-        report.fail("dashboard", f"schemaVersion {board.get('schemaVersion')} is older than Grafana 10.4's 39")
+        report.fail("dashboard", f"schemaVersion {board.get('schemaVersion')} is below 39 (Grafana 11)")
     variables = {v["name"]: v for v in board.get("templating", {}).get("list", [])}
     for needed in ("datasource", "operation", "bucket", "circuit"):
         if needed not in variables:
