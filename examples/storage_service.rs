@@ -16,7 +16,9 @@
 //!    half-open probe reopens it, two probes after recovery close it, and cleanup keeps
 //!    reaching S3 throughout (on an external server the outage is simulated by opening the
 //!    breaker by hand);
-//! 5. prints what `/metrics`, the breakers and its own measurements saw.
+//! 5. prints what `/metrics`, the breakers and its own measurements saw; with `--serve` it keeps
+//!    serving `/metrics` afterwards (`--metrics-addr` fixes its address), for a Prometheus to
+//!    scrape.
 //!
 //! The breakers' open timeout is 2 s here instead of 60 s, so the demo does not wait a minute.
 //! `RUST_LOG` filters the log lines (default `warn,s3_ops::breaker=info,s3s=off`: retries,
@@ -30,6 +32,8 @@ mod http;
 mod latency;
 #[path = "storage_service/outage.rs"]
 mod outage;
+#[path = "storage_service/serve.rs"]
+mod serve;
 #[path = "storage_service/summary.rs"]
 mod summary;
 #[path = "storage_service/sweep.rs"]
@@ -111,7 +115,7 @@ impl FormatTime for Uptime {
 
 /// The whole demo; `Ok(false)` when something did not go as it should.
 async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> {
-    let metrics = MetricsServer::bind("127.0.0.1:0").await?;
+    let metrics = MetricsServer::bind(args.metrics_addr.as_str()).await?;
     let metrics_url = format!("http://{}/metrics", metrics.local_addr());
     let s3 = setup::connect(&setup::client_options()).await?;
 
@@ -191,7 +195,6 @@ async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> 
     let injected = faults.map(|f| f.injected());
     // Dropping the embedded server deletes its files, which takes a moment: inside the clock.
     drop(s3);
-    metrics.shutdown().await;
     summary::print(&summary::Inputs {
         metrics_url: &metrics_url,
         exposition: &exposition,
@@ -201,6 +204,10 @@ async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> 
         injected,
         wall_time: started.elapsed(),
     });
+    if args.serve {
+        serve::until_interrupted(&metrics_url).await?;
+    }
+    metrics.shutdown().await;
     Ok(outcome.failed.is_empty() && outage.is_ok())
 }
 

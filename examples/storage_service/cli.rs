@@ -14,6 +14,9 @@ options:
   --concurrency N        documents in flight at once (default 16)
   --temp-bucket NAME     bucket of uploaded documents (default s3-ops-temp)
   --results-bucket NAME  bucket of results and images (default s3-ops-results)
+  --metrics-addr ADDR    where /metrics listens (default 127.0.0.1:0, a free port)
+  --serve                keep serving /metrics after the run, until Ctrl-C, for a Prometheus
+                         of your own to scrape (see observability/README.md)
   -h, --help             this text
 
 environment:
@@ -28,6 +31,8 @@ pub(crate) struct Args {
     pub(crate) concurrency: usize,
     pub(crate) temp_bucket: Option<String>,
     pub(crate) results_bucket: Option<String>,
+    pub(crate) metrics_addr: String,
+    pub(crate) serve: bool,
 }
 
 /// Why the program stops before running: help was asked for, or an argument is wrong.
@@ -53,6 +58,8 @@ impl Args {
             concurrency: 16,
             temp_bucket: None,
             results_bucket: None,
+            metrics_addr: "127.0.0.1:0".to_owned(),
+            serve: false,
         };
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
@@ -65,6 +72,8 @@ impl Args {
                 "--concurrency" => parsed.concurrency = count(&arg, &value(&arg)?)?,
                 "--temp-bucket" => parsed.temp_bucket = Some(value(&arg)?),
                 "--results-bucket" => parsed.results_bucket = Some(value(&arg)?),
+                "--metrics-addr" => parsed.metrics_addr = value(&arg)?,
+                "--serve" => parsed.serve = true,
                 other => return Err(Stop::Invalid(format!("unknown argument `{other}`"))),
             }
         }
