@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::{DispatchFailure, SdkError};
+use aws_smithy_runtime_api::client::result::{ConnectorError, DispatchFailure, SdkError};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::ErrorKind;
 
@@ -195,6 +195,8 @@ pub const RETRYABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
     "EC2ThrottledException",
     "LimitExceededException",
+    // The SDK corrects its clock offset from this answer, so the next attempt is signed right.
+    "RequestTimeTooSkewed",
 ];
 
 /// S3 error codes that say the request is at fault, whatever the status.
@@ -212,7 +214,6 @@ pub const CLIENT_CODES: &[&str] = &[
     "SignatureDoesNotMatch",
     "ExpiredToken",
     "InvalidToken",
-    "RequestTimeTooSkewed",
     "EntityTooLarge",
     "EntityTooSmall",
     "KeyTooLongError",
@@ -249,9 +250,10 @@ pub fn classify_s3(code: Option<&str>, status: Option<u16>) -> ErrorClass {
 
 /// Classifies a request that got no answer.
 ///
-/// I/O and timeouts are transient. `user` errors and failures the orchestrator raised before
-/// sending (no credentials, no endpoint: kind-less `other` errors, which the SDK does not retry
-/// either) never reached S3.
+/// I/O and timeouts are transient. So is a kind-less failure of the HTTP client itself (an
+/// HTTP/2 protocol error, a hyper error the SDK does not recognise): the request may have
+/// reached the network. `user` errors and the kind-less failures the SDK raises before sending
+/// (no credentials, no endpoint) never reached S3.
 pub(crate) fn classify_dispatch(dispatch: &DispatchFailure) -> ErrorClass {
     if dispatch.is_io() || dispatch.is_timeout() {
         return ErrorClass::Transient;
@@ -260,8 +262,31 @@ pub(crate) fn classify_dispatch(dispatch: &DispatchFailure) -> ErrorClass {
         Some(ErrorKind::TransientError | ErrorKind::ThrottlingError | ErrorKind::ServerError) => {
             ErrorClass::Transient
         }
+        None if dispatch.is_other()
+            && dispatch
+                .as_connector_error()
+                .is_some_and(reached_the_http_client) =>
+        {
+            ErrorClass::Transient
+        }
         _ => ErrorClass::Local,
     }
+}
+
+/// `true` when the HTTP client had the request: it reports the connection it used, or the
+/// failure comes from hyper, the SDK's HTTP client.
+fn reached_the_http_client(err: &ConnectorError) -> bool {
+    if err.connection_metadata().is_some() {
+        return true;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = next {
+        if err.is::<hyper::Error>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// The server's suggested delay: `x-amz-retry-after` in milliseconds, else (or when that does

@@ -384,3 +384,26 @@ async fn server_errors_do_open_the_breaker() {
         assert_eq!(breaker.state(), CircuitState::Open, "{code}");
     }
 }
+
+#[test]
+fn request_time_too_skewed_is_retried_once_the_sdk_has_corrected_its_clock() {
+    assert_eq!(
+        classify_s3(Some("RequestTimeTooSkewed"), Some(403)),
+        Transient
+    );
+    assert!(!CLIENT_CODES.contains(&"RequestTimeTooSkewed"));
+}
+
+#[test]
+fn a_kind_less_failure_on_a_connection_is_transient() {
+    use aws_smithy_runtime_api::client::connection::ConnectionMetadata;
+    let on_a_connection = ConnectorError::other("HTTP/2 protocol error".into(), None)
+        .with_connection(ConnectionMetadata::new(false, None, || {}));
+    let (class, err) = sdk_error(SdkError::dispatch_failure(on_a_connection));
+    assert_eq!((class, err.classify()), (Transient, Transient));
+    assert_eq!(err.kind(), S3ErrorKind::Dispatch);
+    // The control: the same failure raised before any connection (no credentials, say).
+    let before_sending = ConnectorError::other("no credentials".into(), None);
+    let (class, _) = sdk_error(SdkError::dispatch_failure(before_sending));
+    assert_eq!(class, Local);
+}

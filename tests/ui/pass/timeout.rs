@@ -1,5 +1,5 @@
-// `timeout` compiles with `S3Error` and with an error type of the user's own that implements
-// `From<AttemptTimeout>`, and the future stays `Send`.
+// `timeout` and `deadline` compile with `S3Error` and with an error type of the user's own that
+// implements `From<AttemptTimeout>`, and the future stays `Send`.
 #![deny(warnings, unused_qualifications)]
 
 use ::s3_ops_runtime::{
@@ -66,6 +66,7 @@ impl Service {
         op = "get_object",
         bucket = self.bucket,
         timeout = "250ms",
+        deadline = "3s",
         max_attempts = 5,
         base_delay = "100ms",
         max_delay = "2s"
@@ -86,7 +87,7 @@ impl Service {
         Ok(bytes)
     }
 
-    #[s3_operation(class = "cleanup", op = "delete_object", bucket = self.bucket, timeout = "1m")]
+    #[s3_operation(class = "cleanup", op = "delete_object", bucket = self.bucket, deadline = "1m")]
     async fn delete(&self, key: &str) -> Result<(), S3Error> {
         self.client
             .delete_object()

@@ -1,0 +1,22 @@
+// `max_attempts` above 100 is rejected: retries past that only add load
+use s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
+
+struct Service {
+    upload_circuit: CircuitBreaker,
+    download_circuit: CircuitBreaker,
+}
+
+impl Service {
+    #[s3_operation(class = "upload", op = "put_object", max_attempts = 1_000_000)]
+    async fn call(&self, key: &str) -> Result<usize, S3Error> {
+        Ok(key.len())
+    }
+}
+
+fn main() {
+    let service = Service {
+        upload_circuit: CircuitBreaker::new("s3-upload"),
+        download_circuit: CircuitBreaker::new("s3-download"),
+    };
+    drop(service.call("key"));
+}
