@@ -1,7 +1,7 @@
 //! Pieces of the wrapper measured apart, to show what each design choice of the runtime buys:
 //!
 //! - the breaker's closed path: the runtime's (one load to admit, one load to record a success,
-//!   no store), the same with an unconditional store on success, and the seed's `Mutex`;
+//!   no store), the same with an unconditional store on success, and the original recipe's `Mutex`;
 //! - the metrics: the runtime's per-thread cells (through a cleanup method: no breaker), the
 //!   prometheus crate's shared atomics through handles resolved once, and the same looked up by
 //!   label on every call. Each records what one call records: an attempt, a result and a
@@ -55,7 +55,7 @@ impl StoringBreaker {
     }
 }
 
-/// The seed's breaker: `check_state`, `is_open`, `record_success`, each under the lock.
+/// The original recipe's breaker: `check_state`, `is_open`, `record_success`, each under the lock.
 ///
 /// # Panics
 ///

@@ -16,7 +16,7 @@ pub struct Annotated {
 }
 
 impl Annotated {
-    /// A service whose upload circuit has the seed's thresholds.
+    /// A service whose upload circuit has the original recipe's thresholds.
     pub fn new() -> Self {
         Self::with_circuit(CircuitBreaker::new("s3-upload"))
     }

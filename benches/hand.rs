@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, IntGauge};
 use s3_ops_runtime::retry::RetryPolicy;
-use s3_ops_runtime::{Classify, S3Error};
+use s3_ops_runtime::{BreakerVerdict, Classify, S3Error};
 
 use crate::metrics::{Families, OpMetrics};
 use crate::{body, HandError, BUCKET, OPERATION};
@@ -43,7 +43,7 @@ pub enum Admission {
 }
 
 impl AtomicBreaker {
-    /// The seed's thresholds: 5 failures, 60 s open. `gauge` is its `s3_circuit_breaker_state`.
+    /// The original recipe's thresholds: 5 failures, 60 s open. `gauge` is its `s3_circuit_breaker_state`.
     pub fn new(gauge: IntGauge) -> Self {
         gauge.set(0);
         Self {
@@ -164,7 +164,7 @@ pub struct Hand {
 }
 
 impl Hand {
-    /// The seed's retry policy, metrics in a registry of its own.
+    /// The original recipe's retry policy, metrics in a registry of its own.
     pub fn new() -> Self {
         Self::with_policy(RetryPolicy::DEFAULT)
     }
@@ -242,9 +242,9 @@ impl Hand {
         }
         self.finish(&self.metrics.error, start);
         match class.breaker_outcome() {
-            Some(true) => self.breaker.success(admission),
-            Some(false) => self.breaker.failure(admission),
-            None => self.breaker.release(admission),
+            BreakerVerdict::Success => self.breaker.success(admission),
+            BreakerVerdict::Failure => self.breaker.failure(admission),
+            BreakerVerdict::Nothing => self.breaker.release(admission),
         }
         None
     }

@@ -1,4 +1,4 @@
-//! The seed's metrics with the `prometheus` crate, as the hand-composed variants keep them: the
+//! The original recipe's metrics with the `prometheus` crate, as the hand-composed variants keep them: the
 //! same names, labels and histogram buckets as the runtime's, in a registry of their own (the
 //! runtime's collector owns these names on the default registry).
 

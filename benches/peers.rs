@@ -16,7 +16,7 @@ use failsafe::backoff::{self, Constant};
 use failsafe::failure_policy::{self, ConsecutiveFailures};
 use failsafe::futures::CircuitBreaker as _;
 use failsafe::StateMachine;
-use s3_ops_runtime::{Classify, S3Error};
+use s3_ops_runtime::{BreakerVerdict, Classify, S3Error};
 
 use crate::metrics::{Families, OpMetrics};
 use crate::{body, HandError, BUCKET, OPERATION};
@@ -32,7 +32,7 @@ pub struct Composed {
 }
 
 impl Composed {
-    /// The seed's thresholds and retry policy.
+    /// The original recipe's thresholds and retry policy.
     pub fn new() -> Self {
         Self::with_delays(Duration::from_secs(1), Duration::from_secs(30))
     }
@@ -95,7 +95,8 @@ impl Composed {
             .sleep(tokio::time::sleep)
             .when(|err: &S3Error| err.classify().is_retryable());
         // Only service failures count towards opening; a client error says S3 is up.
-        let is_failure = |err: &S3Error| err.classify().breaker_outcome() == Some(false);
+        let is_failure =
+            |err: &S3Error| err.classify().breaker_outcome() == BreakerVerdict::Failure;
         match self.breaker.call_with(is_failure, retried).await {
             Ok(value) => {
                 self.metrics.success.inc();

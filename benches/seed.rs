@@ -1,4 +1,4 @@
-//! A straightforward Rust port of the seed recipe (`seed/add-s3-operations.md`): the Python
+//! A straightforward Rust port of the original Python recipe: the Python
 //! `CircuitBreaker` as a `Mutex`-guarded state, `check_state()` then `is_open`, the retry helper,
 //! `record_success()` / `record_failure()`, and the metrics looked up by label on every call
 //! (`.labels(...)` in Python, `with_label_values` here).
@@ -31,7 +31,7 @@ struct Inner {
     opened_at: Option<Instant>,
 }
 
-/// The seed's circuit breaker: every method takes the lock.
+/// The original recipe's circuit breaker: every method takes the lock.
 pub struct MutexBreaker {
     inner: Mutex<Inner>,
     failure_threshold: u32,
@@ -41,8 +41,14 @@ pub struct MutexBreaker {
 }
 
 impl MutexBreaker {
-    /// The seed's thresholds: 5 failures open it for 60 s, 2 half-open successes close it.
+    /// The original recipe's thresholds: 5 failures open it for 60 s, 2 half-open successes close it.
     pub fn new(gauge: IntGauge) -> Self {
+        Self::with_timeout(gauge, Duration::from_secs(60))
+    }
+
+    /// The original recipe's thresholds with an open timeout of your own (the wire benchmarks use short
+    /// ones).
+    pub fn with_timeout(gauge: IntGauge, timeout: Duration) -> Self {
         gauge.set(0);
         Self {
             inner: Mutex::new(Inner {
@@ -53,7 +59,7 @@ impl MutexBreaker {
             }),
             failure_threshold: 5,
             success_threshold: 2,
-            timeout: Duration::from_secs(60),
+            timeout,
             gauge,
         }
     }
@@ -110,7 +116,7 @@ impl MutexBreaker {
     }
 }
 
-/// The seed's `retry_with_backoff`: `max_attempts` attempts, `base_delay` doubling.
+/// The original recipe's `retry_with_backoff`: `max_attempts` attempts, `base_delay` doubling.
 ///
 /// # Errors
 ///
@@ -141,7 +147,7 @@ where
     }
 }
 
-/// The service, ported from the seed.
+/// The service, ported from the original recipe.
 pub struct Seed {
     bucket: String,
     upload_circuit: MutexBreaker,
@@ -150,7 +156,7 @@ pub struct Seed {
 }
 
 impl Seed {
-    /// The seed's 3 attempts from 1 s.
+    /// The original recipe's 3 attempts from 1 s.
     pub fn new() -> Self {
         Self::with_base_delay(Duration::from_secs(1))
     }

@@ -1,6 +1,6 @@
 //! `S3CleanupService`: best-effort deletion of temporary files, with no circuit breaker.
 //!
-//! The seed keeps deletes out of `StorageService` on purpose: cleanup is not on the critical
+//! The original recipe keeps deletes out of `StorageService` on purpose: cleanup is not on the critical
 //! path, and a breaker opened by failing uploads must not stop it (nor should failing deletes
 //! open the breaker that guards uploads). Here that rule is a compile-time one: a
 //! `class = "cleanup"` operation takes no `circuit`, so every call reaches S3, even while the
@@ -115,7 +115,7 @@ struct Page {
     next: Option<String>,
 }
 
-/// The seed's `S3CleanupService`: deletes the temporary files of the temp bucket
+/// The original recipe's `S3CleanupService`: deletes the temporary files of the temp bucket
 /// (`temp/…`, see [`keys`]), best effort, never behind a breaker.
 ///
 /// ```no_run

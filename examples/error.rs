@@ -212,7 +212,10 @@ mod tests {
         let err = StorageError::from(ValidationError::TooSmall { size: 3, min: 100 });
         assert_eq!(err.classify(), ErrorClass::Local);
         assert!(!err.classify().is_retryable());
-        assert_eq!(err.classify().breaker_outcome(), None);
+        assert_eq!(
+            err.classify().breaker_outcome(),
+            s3_ops_runtime::BreakerVerdict::Nothing
+        );
         assert!(!err.is_circuit_open());
         assert!(err.as_validation().is_some());
         assert_eq!(

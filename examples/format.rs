@@ -70,7 +70,7 @@ impl fmt::Display for UnknownFormat {
 
 impl std::error::Error for UnknownFormat {}
 
-/// The seed's format strings: the extension (`"md"`, `"html"`, `"json"`, `"txt"`) or the
+/// The original recipe's format strings: the extension (`"md"`, `"html"`, `"json"`, `"txt"`) or the
 /// long name (`"markdown"`, `"text"`), in any case.
 impl FromStr for ResultFormat {
     type Err = UnknownFormat;

@@ -7,7 +7,7 @@
 //! | result | results | `{job_id}.{ext}` |
 //! | extracted image | results | `{job_id}/images/{name}` |
 //!
-//! Temp keys keep the seed's `temp/` prefix even in a bucket of their own: an S3 lifecycle
+//! Temp keys keep the original recipe's `temp/` prefix even in a bucket of their own: an S3 lifecycle
 //! rule can then expire the prefix, and both buckets may be the same one.
 
 use crate::format::ResultFormat;

@@ -1,4 +1,4 @@
-//! The seed's two S3 services, ported to s3-ops.
+//! The original recipe's two S3 services, ported to s3-ops.
 //!
 //! - [`StorageService`]: the critical path. Documents are stored and read back, results and
 //!   images written, objects checked, every S3 call behind the `s3-upload` or `s3-download`

@@ -1,7 +1,7 @@
-//! `StorageService`: the seed's critical-path S3 calls, each behind a circuit breaker and a
+//! `StorageService`: the original recipe's critical-path S3 calls, each behind a circuit breaker and a
 //! retry with backoff, declared with `#[s3_operation]`.
 //!
-//! Two buckets, as in the seed: uploaded documents go to the *temp* bucket under `temp/`, where
+//! Two buckets, as in the original recipe: uploaded documents go to the *temp* bucket under `temp/`, where
 //! [`S3CleanupService`](crate::S3CleanupService) deletes them once a job is done; results and
 //! images go to the *results* bucket, which is served to users. Give both the same name to use
 //! one bucket: the key layout ([`keys`](crate::keys)) keeps them apart.
@@ -40,7 +40,7 @@ pub const RESULT_CACHE_CONTROL: &str = "public, max-age=31536000";
 /// `Content-Type` of extracted images.
 pub const IMAGE_CONTENT_TYPE: &str = "image/png";
 
-/// How a [`StorageService`] is set up. `Default` gives the seed's values.
+/// How a [`StorageService`] is set up. `Default` gives the original recipe's values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageConfig {
     /// Where uploaded documents wait for processing (default `s3-ops-temp`).
@@ -77,7 +77,7 @@ impl StorageConfig {
     }
 }
 
-/// The seed's `StorageService`: documents in, results and images out, every S3 call behind a
+/// The original recipe's `StorageService`: documents in, results and images out, every S3 call behind a
 /// breaker (`s3-upload` for writes, `s3-download` for reads) and retried on transient errors
 /// (3 attempts, 1 s then 2 s backoff, with jitter).
 ///

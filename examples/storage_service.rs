@@ -1,4 +1,4 @@
-//! The seed's storage services on s3-ops, end to end:
+//! The original recipe's storage services on s3-ops, end to end:
 //!
 //! ```text
 //! cargo run --example storage_service [-- --documents 300 --concurrency 16]

@@ -1,4 +1,4 @@
-//! What `#[s3_operation]` does at run time, in the seed's test idioms: mocked S3 responses
+//! What `#[s3_operation]` does at run time, in the original recipe's test idioms: mocked S3 responses
 //! (`aws-smithy-mocks`, a real `aws_sdk_s3::Client`), paused tokio time.
 //!
 //! Metrics are process-wide, so each test uses a bucket label of its own, and an operation whose

@@ -151,8 +151,6 @@ async fn brown_out_at_60_percent_opens_the_failure_rate_circuit_and_leaves_the_c
             100.0 * seen.failed as f64 / seen.admitted.max(1) as f64,
         );
     }
-    // The rate rule holds the failing share of admitted calls down to its probes'.
-    assert!(rate.refused > count.refused, "{rate:?} vs {count:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use s3_ops_runtime::client::{configure, ClientOptions};
+use s3_ops_runtime::retry::budget::RETRY_COST;
 use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, CircuitState, S3Error};
 use s3_ops_testkit::{FaultCode, S3Server};
 use tokio::time::Instant;
@@ -29,13 +30,14 @@ struct Tally {
     succeeded: Cell<u64>,
     /// Attempts that began while the circuit read open: none may.
     attempts_while_open: Cell<u64>,
+    /// Calls admitted after the circuit first opened: probes only, in an outage.
+    admitted_once_opened: Cell<u64>,
 }
 
 struct Storm {
     client: Client,
     bucket: String,
     upload_circuit: CircuitBreaker,
-    download_circuit: CircuitBreaker,
     tally: Rc<Tally>,
 }
 
@@ -73,25 +75,43 @@ async fn storm(name: &str, breaker: BreakerConfig) -> (S3Server, Rc<Storm>) {
     let service = Storm {
         client,
         bucket: name.to_owned(),
-        upload_circuit: CircuitBreaker::with_config(format!("{name}-upload"), breaker.clone()),
-        download_circuit: CircuitBreaker::with_config(format!("{name}-download"), breaker),
+        upload_circuit: CircuitBreaker::with_config(format!("{name}-upload"), breaker),
         tally: Rc::default(),
     };
     (server, Rc::new(service))
 }
 
-/// `callers` tasks, each calling `put` in a loop for `length` (a short pause after a refusal,
-/// as a caller would back off).
-async fn run_callers(service: &Rc<Storm>, callers: usize, length: Duration) {
-    let until = Instant::now() + length;
+/// How long the callers of a storm keep calling.
+#[derive(Clone, Copy)]
+enum Length {
+    /// Until then, at least one call each.
+    For(Duration),
+    /// Until this many calls of each caller were admitted (refusals do not count).
+    Admitted(u64),
+    /// Until the circuit's retry budget cannot pay for a retry.
+    BudgetSpent,
+}
+
+/// `callers` tasks, each calling `put` in a loop (a short pause after a refusal, as a caller
+/// would back off).
+async fn run_callers(service: &Rc<Storm>, callers: usize, length: Length) {
+    let start = Instant::now();
     let local = tokio::task::LocalSet::new();
     for caller in 0..callers {
         let service = Rc::clone(service);
         local.spawn_local(async move {
-            let mut n = 0;
-            while Instant::now() < until {
+            let (mut n, mut admitted) = (0, 0);
+            let more = |n: u32, admitted: u64| match length {
+                Length::For(length) => n == 0 || start.elapsed() < length,
+                Length::Admitted(calls) => admitted < calls,
+                Length::BudgetSpent => service.upload_circuit.retry_tokens() >= RETRY_COST,
+            };
+            while more(n, admitted) {
                 n += 1;
-                let result = service.put(&format!("c{caller}-{n}")).await;
+                let opened_before = service.upload_circuit.stats().opened > 0;
+                let result = service
+                    .put(&format!("c{caller}-{n}-{}", start.elapsed().as_nanos()))
+                    .await;
                 let tally = &service.tally;
                 match result {
                     Err(err) if err.is_circuit_open() => {
@@ -99,7 +119,13 @@ async fn run_callers(service: &Rc<Storm>, callers: usize, length: Duration) {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     other => {
+                        admitted += 1;
                         tally.admitted.set(tally.admitted.get() + 1);
+                        if opened_before {
+                            tally
+                                .admitted_once_opened
+                                .set(tally.admitted_once_opened.get() + 1);
+                        }
                         if other.is_ok() {
                             tally.succeeded.set(tally.succeeded.get() + 1);
                         }
@@ -123,7 +149,7 @@ async fn storm_outage_sends_one_request_per_admitted_call_and_only_probes_once_o
     )
     .await;
     server.faults().outage();
-    run_callers(&service, 256, Duration::from_secs(2)).await;
+    run_callers(&service, 256, Length::For(Duration::from_secs(2))).await;
 
     let tally = &service.tally;
     let requests = server.faults().total_requests();
@@ -148,21 +174,18 @@ async fn storm_outage_sends_one_request_per_admitted_call_and_only_probes_once_o
         "only probes reach S3 once open"
     );
     assert_eq!(tally.succeeded.get(), 0);
-    // Every admitted call after the first wave was a probe: one per half-open spell.
+    // Once open, the calls admitted were probes: one per half-open spell.
     let stats = circuit.stats();
     assert!(
-        stats.opened >= 2,
-        "probes failed and reopened it: {stats:?}"
-    );
-    assert!(
-        admitted <= 256 + stats.half_opened,
-        "{admitted} admitted, {} half-open spells",
+        tally.admitted_once_opened.get() <= stats.half_opened,
+        "{} admitted once open, {} half-open spells",
+        tally.admitted_once_opened.get(),
         stats.half_opened
     );
 }
 
 #[tokio::test]
-async fn storm_brown_out_keeps_requests_per_call_low() {
+async fn storm_brown_out_keeps_requests_per_call_low_once_the_budget_is_spent() {
     const NAME: &str = "storm-brown-out";
     let (server, service) = storm(
         NAME,
@@ -175,27 +198,47 @@ async fn storm_brown_out_keeps_requests_per_call_low() {
     server
         .faults()
         .fail_rate("put_object", FaultCode::ServiceUnavailable, 0.5);
-    run_callers(&service, 64, Duration::from_secs(3)).await;
-
     let tally = &service.tally;
-    let requests = server.faults().total_requests();
-    let admitted = tally.admitted.get();
-    let calls = admitted + tally.refused.get();
-    let amplification = requests as f64 / admitted as f64;
     let circuit = &service.upload_circuit;
-    eprintln!(
-        "storm brown-out, 64 callers, 3 s, 50 % 503: {requests} S3 requests for {admitted} calls admitted \
-         (amplification {amplification:.2}); {} of {calls} calls refused ({:.0} %), {} succeeded; \
-         circuit opened {} times; {} retry tokens left",
+    let figures = |phase: &str, requests: u64, admitted: u64, refused: u64| {
+        let amplification = requests as f64 / admitted as f64;
+        eprintln!(
+            "storm brown-out, 64 callers, 50 % 503, {phase}: {requests} S3 requests for {admitted} calls admitted \
+             (amplification {amplification:.2}), {refused} refused; circuit opened {} times so far; {} retry tokens left",
+            circuit.stats().opened,
+            circuit.retry_tokens(),
+        );
+        amplification
+    };
+
+    // While the budget lasts, retries are made: at 50 % it drains by about 0.75 tokens a call
+    // (retries that end in failure keep their tokens, first-time successes earn one back).
+    run_callers(&service, 64, Length::BudgetSpent).await;
+    let (requests, admitted, refused) = (
+        server.faults().total_requests(),
+        tally.admitted.get(),
         tally.refused.get(),
-        100.0 * tally.refused.get() as f64 / calls as f64,
-        tally.succeeded.get(),
-        circuit.stats().opened,
-        circuit.retry_tokens(),
     );
+    figures("until the budget is spent", requests, admitted, refused);
+
+    // Then retries are paid by what successes earn: about 1.2 requests a call.
+    run_callers(&service, 64, Length::Admitted(25)).await;
+    let steady = figures(
+        "after it",
+        server.faults().total_requests() - requests,
+        tally.admitted.get() - admitted,
+        tally.refused.get() - refused,
+    );
+    let total = figures(
+        "whole run",
+        server.faults().total_requests(),
+        tally.admitted.get(),
+        tally.refused.get(),
+    );
+    assert!(steady <= 1.3, "{steady:.2} requests per admitted call");
     assert!(
-        amplification <= 1.3,
-        "{requests} requests for {admitted} admitted calls: {amplification:.2}"
+        total < 1.75,
+        "retries at 50 % cost 1.75 requests a call without a budget"
     );
     assert_eq!(tally.attempts_while_open.get(), 0);
 }

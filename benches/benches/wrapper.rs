@@ -1,5 +1,5 @@
 //! The cost of the wrapper per call, on the success path of an `async fn` that returns at once,
-//! against the body alone, a hand-written optimum, a port of the seed and published peers; the
+//! against the body alone, a hand-written optimum, a port of the original recipe and published peers; the
 //! same under two threads sharing one breaker and one registry; and the breaker's fast paths.
 //!
 //! `cargo bench -p s3-ops-benches --bench wrapper`; `python3 benches/summarize.py` prints the

@@ -165,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn kinds_follow_the_seed() {
+    fn kinds_follow_the_classes() {
         assert_eq!(kind_of("put_object"), Some(Kind::Write));
         assert_eq!(kind_of("get_object"), Some(Kind::Read));
         assert_eq!(kind_of("list_objects_v2"), Some(Kind::Read));

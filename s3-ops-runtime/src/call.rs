@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::breaker::{BreakerOutcome, CircuitBreaker, Ticket};
-use crate::classify::{Classify, ErrorClass};
+use crate::classify::{BreakerVerdict, Classify, ErrorClass};
 use crate::error::AttemptTimeout;
 use crate::metrics::shard::thread_shard;
 use crate::metrics::store::{store, OpSeries};
@@ -334,9 +334,9 @@ impl<'s> Call<'s> {
     /// Ends the call with `err`: the metrics, the breaker's outcome, the log line.
     fn end<E: Classify>(&mut self, err: &E, class: ErrorClass, circuit: Option<&CircuitBreaker>) {
         let outcome = match class.breaker_outcome() {
-            Some(true) => BreakerOutcome::Success,
-            Some(false) => BreakerOutcome::Failure,
-            None => BreakerOutcome::Release,
+            BreakerVerdict::Success => BreakerOutcome::Success,
+            BreakerVerdict::Failure => BreakerOutcome::Failure,
+            BreakerVerdict::Nothing => BreakerOutcome::Release,
         };
         self.log_failure(err, class);
         self.finish(OperationResult::Error, outcome, circuit);

@@ -42,15 +42,25 @@ impl ErrorClass {
         self == ErrorClass::Transient
     }
 
-    /// What this failure, as a call's final outcome, records on the breaker: `Some(false)` a
-    /// failure, `Some(true)` a success, `None` nothing.
-    pub fn breaker_outcome(self) -> Option<bool> {
+    /// What this failure, as a call's final outcome, records on the breaker.
+    pub fn breaker_outcome(self) -> BreakerVerdict {
         match self {
-            ErrorClass::Transient | ErrorClass::Permanent => Some(false),
-            ErrorClass::Client => Some(true),
-            ErrorClass::Local | ErrorClass::CircuitOpen => None,
+            ErrorClass::Transient | ErrorClass::Permanent => BreakerVerdict::Failure,
+            ErrorClass::Client => BreakerVerdict::Success,
+            ErrorClass::Local | ErrorClass::CircuitOpen => BreakerVerdict::Nothing,
         }
     }
+}
+
+/// What a call's final failure tells the circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BreakerVerdict {
+    /// S3 is unwell: counts toward opening the circuit.
+    Failure,
+    /// S3 answered (the request was at fault): it is up.
+    Success,
+    /// Nothing about S3: the request never reached it, or was never sent.
+    Nothing,
 }
 
 /// Errors the retry loop and the breaker can reason about.
@@ -173,7 +183,7 @@ impl<E: ProvideErrorMetadata> Classify for SdkError<E, HttpResponse> {
     }
 }
 
-/// S3 error codes another attempt may cure: DESIGN.md's list plus the throttling and transient
+/// S3 error codes another attempt may cure: S3's throttling and transient codes, plus the
 /// codes the AWS SDKs' standard retry strategy also retries.
 pub const RETRYABLE_CODES: &[&str] = &[
     "SlowDown",

@@ -271,12 +271,14 @@ impl S3Error {
         }
     }
 
-    /// `true` when an open circuit breaker refused the call (no request was sent).
+    /// `true` when an open circuit breaker refused the call (no request was sent): exactly when
+    /// [`kind`](Self::kind) is [`S3ErrorKind::CircuitOpen`].
     pub fn is_circuit_open(&self) -> bool {
-        matches!(self.repr, Repr::CircuitOpen(_))
+        self.kind() == S3ErrorKind::CircuitOpen
     }
 
-    /// The refusal, when an open circuit breaker refused the call.
+    /// The refusal, when an open circuit breaker refused the call (`None` for an error built
+    /// with [`from_source`](Self::from_source), which carries no circuit).
     pub fn circuit_open(&self) -> Option<&CircuitOpen> {
         match &self.repr {
             Repr::CircuitOpen(open) => Some(open),

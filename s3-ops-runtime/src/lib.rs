@@ -45,7 +45,7 @@
 
 mod breaker;
 mod call;
-mod classify;
+pub mod classify;
 #[cfg(feature = "aws-sdk-s3")]
 pub mod client;
 mod error;
@@ -60,9 +60,7 @@ pub mod __private;
 pub use breaker::{
     BreakerConfig, BreakerOverride, BreakerStats, CircuitBreaker, CircuitState, FailureRate, Permit,
 };
-pub use classify::{
-    classify_s3, Classify, ErrorClass, CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES,
-};
+pub use classify::{classify_s3, BreakerVerdict, Classify, ErrorClass};
 pub use error::{AttemptTimeout, CircuitOpen, S3Error, S3ErrorKind};
 pub use operation::{Operation, OperationClass};
 pub use retry::RetryPolicy;

@@ -10,7 +10,7 @@ use crate::classify::Classify;
 use crate::error::{AttemptTimeout, CircuitOpen};
 use crate::retry::RetryPolicy;
 
-/// The seed's three kinds of S3 call.
+/// The three kinds of S3 call, each with its own breaker (or none) and defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OperationClass {
     /// Writes (`put_object`, multipart uploads, copies): behind the upload circuit, 3 attempts.
@@ -31,7 +31,7 @@ impl OperationClass {
         }
     }
 
-    /// The class's default policy: the seed's 3 attempts for upload and download, 1 for cleanup.
+    /// The class's default policy: 3 attempts for upload and download, 1 for cleanup.
     pub const fn default_policy(self) -> RetryPolicy {
         match self {
             OperationClass::Upload | OperationClass::Download => RetryPolicy::DEFAULT,

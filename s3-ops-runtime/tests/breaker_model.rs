@@ -1,8 +1,8 @@
-//! `CircuitBreaker` against a small reference model of the seed's state machine, over random
+//! `CircuitBreaker` against a small reference model of the original recipe's state machine, over random
 //! sequences of calls, outcomes and clock advances (proptest).
 //!
 //! The model is deliberately naive — one enum, every decision spelled out — so that it can be
-//! checked by reading it against DESIGN.md:
+//! checked by reading it against the documented rules:
 //!
 //! - closed: `failure_threshold` consecutive failures open it; a success forgets the failures;
 //! - open: refuses calls, reporting the time left, until `open_timeout` after it opened;

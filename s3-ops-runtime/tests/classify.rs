@@ -1,4 +1,4 @@
-//! The classification table of DESIGN.md ("Semantics" §2): error code first, then HTTP status;
+//! The documented classification table (the attribute's "What one call does"): error code first, then HTTP status;
 //! checked through `classify_s3`, `S3Error::service`, real SDK errors from mocked answers, and
 //! failures that never got an answer.
 
@@ -14,17 +14,18 @@ use aws_smithy_mocks::{mock, MockResponse};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::retry::ErrorKind;
+use s3_ops_runtime::classify::{CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES};
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::{
-    classify_s3, CircuitBreaker, CircuitState, Classify, ErrorClass, Operation, OperationClass,
-    S3Error, S3ErrorKind, CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES,
+    classify_s3, BreakerVerdict, CircuitBreaker, CircuitState, Classify, ErrorClass, Operation,
+    OperationClass, S3Error, S3ErrorKind,
 };
 use support::{exact_policy, mock_client_match_any, put, raw_response, s3_error};
 
 use ErrorClass::{Client as ClientError, Local, Permanent, Transient};
 
-/// DESIGN.md's retryable codes, each with the status S3 sends it with.
-const DESIGN_RETRYABLE: &[(&str, u16)] = &[
+/// The documented retryable codes, each with the status S3 sends it with.
+const DOCUMENTED_RETRYABLE: &[(&str, u16)] = &[
     ("SlowDown", 503),
     ("ServiceUnavailable", 503),
     ("InternalError", 500),
@@ -35,8 +36,8 @@ const DESIGN_RETRYABLE: &[(&str, u16)] = &[
     ("ProvisionedThroughputExceededException", 400),
 ];
 
-/// DESIGN.md's client codes, each with the status S3 sends it with.
-const DESIGN_CLIENT: &[(&str, u16)] = &[
+/// The documented client codes, each with the status S3 sends it with.
+const DOCUMENTED_CLIENT: &[(&str, u16)] = &[
     ("NoSuchKey", 404),
     ("NoSuchBucket", 404),
     ("AccessDenied", 403),
@@ -50,10 +51,10 @@ const DESIGN_CLIENT: &[(&str, u16)] = &[
 /// without a code, where the status decides.
 fn table() -> Vec<(Option<&'static str>, u16, ErrorClass)> {
     let mut rows = Vec::new();
-    for (code, status) in DESIGN_RETRYABLE {
+    for (code, status) in DOCUMENTED_RETRYABLE {
         rows.push((Some(*code), *status, Transient));
     }
-    for (code, status) in DESIGN_CLIENT {
+    for (code, status) in DOCUMENTED_CLIENT {
         rows.push((Some(*code), *status, ClientError));
     }
     for status in [408, 429, 500, 502, 503, 504] {
@@ -95,11 +96,11 @@ fn classify_s3_follows_the_table() {
 
 #[test]
 fn the_public_lists_hold_the_design_codes_and_statuses() {
-    for (code, _) in DESIGN_RETRYABLE {
+    for (code, _) in DOCUMENTED_RETRYABLE {
         assert!(RETRYABLE_CODES.contains(code), "{code}");
         assert!(!CLIENT_CODES.contains(code), "{code}");
     }
-    for (code, _) in DESIGN_CLIENT {
+    for (code, _) in DOCUMENTED_CLIENT {
         assert!(CLIENT_CODES.contains(code), "{code}");
     }
     assert_eq!(RETRYABLE_STATUSES, &[408, 429, 500, 502, 503, 504]);
@@ -315,11 +316,14 @@ async fn missing_credentials_are_local_not_retried_and_spare_the_breaker() {
 
 #[test]
 fn the_breaker_outcome_of_each_class() {
-    assert_eq!(Transient.breaker_outcome(), Some(false));
-    assert_eq!(Permanent.breaker_outcome(), Some(false));
-    assert_eq!(ClientError.breaker_outcome(), Some(true));
-    assert_eq!(Local.breaker_outcome(), None);
-    assert_eq!(ErrorClass::CircuitOpen.breaker_outcome(), None);
+    assert_eq!(Transient.breaker_outcome(), BreakerVerdict::Failure);
+    assert_eq!(Permanent.breaker_outcome(), BreakerVerdict::Failure);
+    assert_eq!(ClientError.breaker_outcome(), BreakerVerdict::Success);
+    assert_eq!(Local.breaker_outcome(), BreakerVerdict::Nothing);
+    assert_eq!(
+        ErrorClass::CircuitOpen.breaker_outcome(),
+        BreakerVerdict::Nothing
+    );
 
     assert!(Transient.is_retryable());
     for class in [Permanent, ClientError, Local, ErrorClass::CircuitOpen] {
@@ -398,7 +402,12 @@ fn request_time_too_skewed_is_retried_once_the_sdk_has_corrected_its_clock() {
 fn a_kind_less_failure_on_a_connection_is_transient() {
     use aws_smithy_runtime_api::client::connection::ConnectionMetadata;
     let on_a_connection = ConnectorError::other("HTTP/2 protocol error".into(), None)
-        .with_connection(ConnectionMetadata::new(false, None, || {}));
+        .with_connection(
+            ConnectionMetadata::builder()
+                .proxied(false)
+                .poison_fn(|| {})
+                .build(),
+        );
     let (class, err) = sdk_error(SdkError::dispatch_failure(on_a_connection));
     assert_eq!((class, err.classify()), (Transient, Transient));
     assert_eq!(err.kind(), S3ErrorKind::Dispatch);

@@ -440,7 +440,7 @@ async fn the_metrics_server_stops_on_shutdown_and_on_drop() {
 #[tokio::test(start_paused = true)]
 async fn every_attempt_made_is_counted_even_with_a_zero_attempt_policy() {
     // `max_attempts: 0` is accepted by `Operation::with_policy` (only the attribute rejects
-    // it) and still makes one attempt; DESIGN.md: one `s3_retry_attempts_total` per attempt made.
+    // it) and still makes one attempt; the metrics' contract: one `s3_retry_attempts_total` per attempt made.
     const OP: &str = "metrics_zero_attempts_op";
     let op = Operation::with_policy(OperationClass::Upload, OP, exact(0), None);
     let breaker = CircuitBreaker::new("metrics-zero-attempts");

@@ -11,7 +11,7 @@
 //!
 //! - [`target`]: where each test runs (embedded server, or the server the environment names),
 //!   client-side request counting, per-test buckets removed at the end.
-//! - [`scenarios`]: the seed's retry and breaker scenarios, faults injected at the wire
+//! - [`scenarios`]: the original recipe's retry and breaker scenarios, faults injected at the wire
 //!   (embedded server in both modes).
 //! - [`nothing_lost`]: random uploads under faults read back byte for byte; cut bodies.
 //! - [`metrics`]: the Prometheus exposition after a scripted scenario.

@@ -1,5 +1,5 @@
 //! The Prometheus exposition after a scripted scenario over the wire: every series and label
-//! of the seed, with exact values, read from `s3_ops_runtime::metrics::render()` the way a
+//! of the original recipe, with exact values, read from `s3_ops_runtime::metrics::render()` the way a
 //! scraper reads it.
 //!
 //! This is the only test in the binary that calls `copy_object` through an annotated method:

@@ -198,7 +198,7 @@ async fn nothing_lost(wire: &Arc<Wire>, inject: bool) {
     }
 
     // The example's service stores the job's document in the same bucket, through one dropped
-    // connection when faults are on (its backoff is the seed's 1 s: one retry only).
+    // connection when faults are on (its backoff is the original recipe's 1 s: one retry only).
     let storage = StorageService::new(
         wire.client().clone(),
         wire.endpoint(),

@@ -1,4 +1,4 @@
-//! The seed's scenarios over the wire, against the embedded server (they inject faults, so they
+//! The original recipe's scenarios over the wire, against the embedded server (they inject faults, so they
 //! run there in both modes): what reaches the server is counted by the server itself
 //! (`faults().requests`) and by the client (`Wire::sent`), and both must agree.
 
@@ -10,7 +10,7 @@ use s3_ops_testkit::FaultCode;
 use crate::services::{wait_for_state, wait_until, Objects};
 use crate::target::Wire;
 
-/// The seed's thresholds with an open timeout that a test can wait for.
+/// The original recipe's thresholds with an open timeout that a test can wait for.
 fn breaker(open_timeout: Duration) -> BreakerConfig {
     BreakerConfig {
         open_timeout,

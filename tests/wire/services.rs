@@ -1,5 +1,5 @@
 //! A small annotated service for the scenarios the example's services do not fit: a backoff of
-//! 10 ms instead of the seed's 1 s (the tests go through real sockets, so paused time is not an
+//! 10 ms instead of the original recipe's 1 s (the tests go through real sockets, so paused time is not an
 //! option), a download with a single attempt, and breakers with a short open timeout.
 //!
 //! It calls `put_object` and `get_object` only; see `main.rs` for why no other test may use

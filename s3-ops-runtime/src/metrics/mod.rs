@@ -1,4 +1,4 @@
-//! Prometheus metrics of every S3 operation, with the seed's names and labels:
+//! Prometheus metrics of every S3 operation:
 //!
 //! | series | labels | what |
 //! |---|---|---|

@@ -1,7 +1,7 @@
 //! Exponential backoff with jitter: how long to wait before the next attempt.
 //!
 //! The delay after attempt *n* fails is `base_delay × factor^(n−1)`, capped at `max_delay`
-//! (the seed's 1 s, 2 s, 4 s … 30 s), then jittered into its upper half so that clients throttled
+//! (1 s, 2 s, 4 s … 30 s by default), then jittered into its upper half so that clients throttled
 //! together do not retry together. Jitter never pushes a delay past the cap. A delay the server
 //! asked for (`x-amz-retry-after`, `Retry-After`) is honoured when it is longer, still capped.
 //!
@@ -63,7 +63,7 @@ impl RetryPolicy {
         }
     }
 
-    /// The seed's values: 3 attempts, 1 s doubling up to 30 s, equal jitter.
+    /// The defaults: 3 attempts, 1 s doubling up to 30 s, equal jitter.
     pub const DEFAULT: RetryPolicy = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_secs(1),

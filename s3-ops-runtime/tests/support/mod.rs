@@ -180,7 +180,7 @@ pub(crate) async fn put(client: &Client) -> Result<(), S3Error> {
     Ok(())
 }
 
-/// The seed's backoff (1 s doubling up to 30 s) without jitter, so delays can be asserted
+/// The original recipe's backoff (1 s doubling up to 30 s) without jitter, so delays can be asserted
 /// exactly.
 pub(crate) fn exact_policy(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
