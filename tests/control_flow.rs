@@ -74,57 +74,21 @@ macro_rules! write {
 /// that runs both with a lucky and a hopeless probe.
 macro_rules! both_forms {
     ($( $(#[doc = $doc:literal])* fn $name:ident($probe:ident) $body:tt => $lucky:expr; )*) => {
-        mod inline_form {
-            use super::*;
-
-            pub(crate) struct Svc {
-                pub(crate) bucket: String,
-                pub(crate) upload_circuit: CircuitBreaker,
-            }
-
-            impl Svc {
-                $(
-                    $(#[doc = $doc])*
-                    #[s3_operation(class = "upload", op = "put_object_acl", bucket = self.bucket)]
-                    pub(crate) async fn $name(&self, $probe: &Probe) -> Result<u32, S3Error> $body
-                )*
-            }
-        }
-
-        mod async_block_form {
-            use super::*;
-
-            pub(crate) struct Svc {
-                pub(crate) bucket: String,
-                pub(crate) upload_circuit: CircuitBreaker,
-            }
-
-            impl Svc {
-                $(
-                    $(#[doc = $doc])*
-                    #[s3_operation(
-                        class = "upload",
-                        op = "put_object_acl",
-                        bucket = self.bucket,
-                        timeout = "1h"
-                    )]
-                    pub(crate) async fn $name(&self, $probe: &Probe) -> Result<u32, S3Error> $body
-                )*
-            }
-        }
+        both_forms!(
+            @form inline_form self (class = "upload", op = "put_object_acl", bucket = self.bucket)
+            $( $(#[doc = $doc])* fn $name($probe) $body )*
+        );
+        both_forms!(
+            @form async_block_form self
+            (class = "upload", op = "put_object_acl", bucket = self.bucket, timeout = "1h")
+            $( $(#[doc = $doc])* fn $name($probe) $body )*
+        );
 
         $(
             #[tokio::test(start_paused = true)]
             async fn $name() {
-                let name = stringify!($name);
-                let inline = inline_form::Svc {
-                    bucket: format!("cf-inline-{name}"),
-                    upload_circuit: CircuitBreaker::new(format!("cf-inline-{name}")),
-                };
-                let block = async_block_form::Svc {
-                    bucket: format!("cf-block-{name}"),
-                    upload_circuit: CircuitBreaker::new(format!("cf-block-{name}")),
-                };
+                let inline = inline_form::Svc::new(stringify!($name));
+                let block = async_block_form::Svc::new(stringify!($name));
 
                 let lucky = Probe::new(2);
                 let inline_lucky = inline.$name(&lucky).await.map_err(|e| e.to_string());
@@ -162,6 +126,35 @@ macro_rules! both_forms {
                 }
             }
         )*
+    };
+    // `self` comes in with the arguments that name it: macro hygiene gives each expansion a
+    // `self` of its own.
+    (@form $form:ident $self_:ident $args:tt $( $(#[doc = $doc:literal])* fn $name:ident($probe:ident) $body:tt )*) => {
+        mod $form {
+            use super::*;
+
+            pub(crate) struct Svc {
+                pub(crate) bucket: String,
+                pub(crate) upload_circuit: CircuitBreaker,
+            }
+
+            impl Svc {
+                /// A service whose bucket label and breaker are this form's and this test's.
+                pub(crate) fn new(test: &str) -> Self {
+                    let name = format!("cf-{}-{test}", stringify!($form));
+                    Self {
+                        bucket: name.clone(),
+                        upload_circuit: CircuitBreaker::new(name),
+                    }
+                }
+
+                $(
+                    $(#[doc = $doc])*
+                    #[s3_operation $args]
+                    pub(crate) async fn $name(&$self_, $probe: &Probe) -> Result<u32, S3Error> $body
+                )*
+            }
+        }
     };
 }
 
