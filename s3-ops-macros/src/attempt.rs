@@ -21,54 +21,45 @@
 //!
 //! The body is inlined only when every way out of it is visible here. It falls back to the
 //! `async` block when:
-//! - it contains a macro that could expand to `return` or `?` (`bail!`, `ensure!`,
-//!   `try_join!`, `select!`…): only well-known macros whose arguments hold neither are inlined;
+//! - it invokes a macro other than a well-known one of `std`, `core` or `alloc` written with a
+//!   path from the crate root (`::std::format!`), whose arguments hold no `?`, `return`,
+//!   `break`, `continue` or macro of their own. Any other macro may expand to a `return` or a
+//!   `?` (`anyhow::bail!`, `tokio::try_join!`, a `macro_rules!` of the user's), which would
+//!   leave the method instead of the attempt, skipping the retry and the outcome; and a bare
+//!   name, even `format!` or `vec!`, may be the user's own (a `macro_rules! format` in scope, or
+//!   a `use` of another crate's `write!`): the attribute runs before name resolution and cannot
+//!   tell;
 //! - a `break` or `continue` without a label sits outside the body's own loops (it would leave
-//!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method).
+//!   the retry loop; in the `async` block rustc rejects it, as it would in the plain method);
+//! - it holds syntax syn keeps as tokens, which may hide a way out the same way;
+//! - it does not parse as statements (rustc then reports the error on the user's tokens).
 //!
 //! `?` and `return` inside closures, `async` blocks and nested items belong to them and are left
-//! alone.
-//!
-//! Two readers: a token scan (`attempt/tokens.rs`) rewrites the common bodies without building a
-//! syntax tree, which is most of what the macro would otherwise cost per method; what it cannot
-//! read with certainty (closures, nested items, unlabeled `break`, generic paths, other macros)
-//! goes to the syntax-tree rewriter below, whose verdict is final. A body that parses as neither
-//! is left as written, for rustc to report on the user's tokens. Where a rewritten `?` leads a
-//! statement and the expression goes on (`next()?.len();`), or comes before a `let … else`'s
-//! `else`, both put the `match` in parentheses (syn's printer does the second); a struct
-//! literal that a `?`'s operand starts with goes in parentheses too (the token scan leaves
-//! those bodies to the syntax tree).
+//! alone. Where a rewritten `?` leads a statement and the expression goes on (`next()?.len();`),
+//! or comes before a `let … else`'s `else`, the `match` goes in parentheses (syn's printer does
+//! the second); so does a struct literal that a `?`'s operand starts with.
 
-mod tokens;
-
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Item, Macro, Stmt};
-
-use tokens::Scan;
 
 /// The label of the block an inline attempt runs in.
 const LABEL: &str = "'__s3_ops_attempt";
 
 /// The body rewritten to run inline as a block (labeled [`LABEL`] when a `?` or `return` leaves
 /// it), or `None` when it must run in an `async` block of its own.
-///
-/// The token scan (`attempt/tokens.rs`) reads the common bodies; what it is unsure of, the
-/// syntax tree below decides.
 pub(crate) fn inline(body: &TokenStream, span: Span) -> Option<TokenStream> {
     let label = syn::Lifetime::new(LABEL, Span::call_site()).to_token_stream();
-    let (stmts, label_used) = match tokens::scan(body, &label) {
-        Scan::Inline(stmts, label_used) => (stmts, label_used),
-        Scan::Unsure => rewrite_syntax_tree(body, &label)?,
-    };
+    let (stmts, label_used) = rewrite_syntax_tree(body, &label)?;
     // Labeled only when something leaves it early: an unused label is a warning.
     let label = label_used.then_some(label);
     let colon = label.as_ref().map(|_| quote!(:));
     Some(quote_spanned!(span=> #label #colon { #stmts }))
 }
 
-/// The precise path: the body parsed as statements and rewritten on the syntax tree.
+/// The body parsed as statements and rewritten on the syntax tree; `None` when it does not
+/// parse or cannot run inline.
 fn rewrite_syntax_tree(body: &TokenStream, label: &TokenStream) -> Option<(TokenStream, bool)> {
     let mut stmts = syn::parse::Parser::parse2(Block::parse_within, body.clone()).ok()?;
     let mut rewriter = Rewriter {
@@ -168,6 +159,9 @@ impl VisitMut for Rewriter {
                 self.in_loop(|this| this.visit_block_mut(&mut while_loop.body));
             }
             Expr::Loop(loop_expr) => self.in_loop(|this| this.visit_block_mut(&mut loop_expr.body)),
+            // Syntax syn keeps as tokens (`builtin # offset_of(..)`, newer syntax than syn
+            // knows) may hold a `?` or `return` this visitor would not see.
+            Expr::Verbatim(_) => self.inlinable = false,
             _ => visit_mut::visit_expr_mut(self, expr),
         }
     }
@@ -188,12 +182,7 @@ impl VisitMut for Rewriter {
     fn visit_item_mut(&mut self, _: &mut Item) {}
 
     fn visit_macro_mut(&mut self, mac: &mut Macro) {
-        let plain = mac
-            .path
-            .segments
-            .last()
-            .is_some_and(|name| is_plain_macro(&name.ident, &mac.tokens));
-        if !plain {
+        if !is_plain_macro(mac) {
             self.inlinable = false;
         }
     }
@@ -207,53 +196,76 @@ impl Rewriter {
     }
 }
 
-/// Macros of `std`, `core`, `alloc` and `tracing` that expand to expressions without control
-/// flow of their own, called with arguments that hold no `?`, `return`, `break` or `continue`.
-/// Any other macro may hide a `return` (`anyhow::bail!`) or a `?` (`tokio::try_join!`) that
-/// would leave the method instead of the attempt.
-fn is_plain_macro(name: &Ident, args: &TokenStream) -> bool {
+/// Whether `mac` is one of the macros of `std`, `core` or `alloc` that expand to expressions
+/// without control flow of their own, named from the crate root (`::std::format!(..)`, the one
+/// spelling a user's own macro cannot take), called with arguments that hold no `?`, `return`,
+/// `break`, `continue` or macro call.
+fn is_plain_macro(mac: &Macro) -> bool {
+    const CRATES: &[&str] = &["alloc", "core", "std"];
     const PLAIN: &[&str] = &[
         "assert",
         "assert_eq",
         "assert_ne",
+        "cfg",
+        "column",
         "concat",
-        "debug",
+        "dbg",
         "debug_assert",
         "debug_assert_eq",
         "debug_assert_ne",
-        "debug_span",
-        "error",
-        "error_span",
+        "env",
         "eprint",
         "eprintln",
+        "file",
         "format",
         "format_args",
-        "info",
-        "info_span",
+        "line",
         "matches",
+        "module_path",
+        "option_env",
         "panic",
         "print",
         "println",
         "stringify",
         "todo",
-        "trace",
-        "trace_span",
         "unimplemented",
         "unreachable",
         "vec",
-        "warn",
-        "warn_span",
         "write",
         "writeln",
     ];
-    PLAIN.iter().any(|plain| name == plain) && !has_control_flow(args)
+    let path = &mac.path;
+    let mut segments = path.segments.iter();
+    let (Some(krate), Some(name), None) = (segments.next(), segments.next(), segments.next())
+    else {
+        return false;
+    };
+    let plain_segment = |segment: &syn::PathSegment, names: &[&str]| {
+        segment.arguments.is_none() && names.iter().any(|n| segment.ident == n)
+    };
+    path.leading_colon.is_some()
+        && plain_segment(krate, CRATES)
+        && plain_segment(name, PLAIN)
+        && !has_hidden_exit(&mac.tokens)
 }
 
-fn has_control_flow(tokens: &TokenStream) -> bool {
-    tokens.clone().into_iter().any(|token| match token {
-        TokenTree::Punct(punct) => punct.as_char() == '?',
+/// Whether macro arguments hold a way out (`?`, `return`, `break`, `continue`) or a macro call
+/// (`name!(..)`, which may hide one): tokens only, so this errs on the side of "yes" (a `!`
+/// after `if` counts as a call).
+fn has_hidden_exit(tokens: &TokenStream) -> bool {
+    let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    tokens.iter().enumerate().any(|(i, token)| match token {
+        TokenTree::Punct(punct) => match punct.as_char() {
+            '?' => true,
+            '!' => {
+                i > 0
+                    && matches!(tokens[i - 1], TokenTree::Ident(_))
+                    && matches!(tokens.get(i + 1), Some(TokenTree::Group(_)))
+            }
+            _ => false,
+        },
         TokenTree::Ident(ident) => ident == "return" || ident == "break" || ident == "continue",
-        TokenTree::Group(group) => has_control_flow(&group.stream()),
+        TokenTree::Group(group) => has_hidden_exit(&group.stream()),
         TokenTree::Literal(_) => false,
     })
 }
@@ -311,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_body_without_early_exits_is_a_plain_block() {
-        let out = inlined("let key = format!(\"{id}.pdf\"); Ok(key)").unwrap();
+        let out = inlined("let key = ::std::format!(\"{id}.pdf\"); Ok(key)").unwrap();
         assert!(
             out.starts_with('{') && !out.contains("'__s3_ops_attempt"),
             "{out}"
@@ -340,22 +352,55 @@ mod tests {
 
     #[test]
     fn macros_that_may_hide_an_exit_keep_the_async_block() {
-        assert_eq!(inlined("anyhow::bail!(\"no\")"), None);
-        assert_eq!(
-            inlined("let (a, b) = tokio::try_join!(x, y)?; Ok(a + b)"),
-            None
-        );
-        assert_eq!(inlined("println!(\"{}\", f()?); Ok(())"), None);
-        assert!(inlined("tracing::info!(key, \"stored\"); Ok(vec![1])").is_some());
+        for body in [
+            "anyhow::bail!(\"no\")",
+            "let (a, b) = tokio::try_join!(x, y)?; Ok(a + b)",
+            // Bare names and relative paths may be the user's own macros.
+            "let key = format!(\"{id}.pdf\"); Ok(key)",
+            "error!(\"failed\"); Ok(())",
+            "write!(out, \"x\")?; Ok(())",
+            "let v = vec![1]; Ok(v)",
+            "std::println!(\"x\"); Ok(())",
+            "tracing::info!(key, \"stored\"); Ok(())",
+            "::tracing::info!(key, \"stored\"); Ok(())",
+            "::my_crate::format!(\"x\"); Ok(())",
+            "::std::fs::format!(\"x\"); Ok(())",
+            "::std::try_join!(a, b); Ok(())",
+            // A known macro whose arguments may leave the attempt.
+            "::std::println!(\"{}\", f()?); Ok(())",
+            "::std::assert!(xs.iter().all(|x| { return true; })); Ok(())",
+            "::std::println!(\"{}\", fail!()); Ok(())",
+            "::std::println!(\"{}\", ::std::format!(\"x\")); Ok(())",
+            // Inside the body's own loop or closure a macro may still hide a `return`.
+            "for x in xs { error!(x); } Ok(())",
+            "let r = { my_macro!() }; Ok(r)",
+        ] {
+            assert_eq!(inlined(body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn known_macros_named_from_the_crate_root_are_inlined() {
+        for body in [
+            "let key = ::std::format!(\"{id}.pdf\"); Ok(key)",
+            "let v = ::std::vec![1, 2]; ::core::assert!(!v.is_empty()); Ok(v)",
+            "::std::println!(\"{} {}\", a.b(), c + 1); Ok(())",
+            "::core::write!(out, \"{x}\").map_err(E::from)?; Ok(())",
+            "let ok = ::core::matches!(x, Some(1) | None); Ok(ok)",
+            "let v = ::alloc::vec![0u8; 4]; Ok(v)",
+        ] {
+            assert!(inlined(body).is_some(), "{body}");
+        }
     }
 
     #[test]
     fn exits_the_macro_cannot_rewrite_keep_the_async_block() {
         assert_eq!(inlined("break;"), None);
+        assert_eq!(inlined("let o = builtin # offset_of(S, a); Ok(o)"), None);
         assert_eq!(inlined("if a { continue }"), None);
         assert!(inlined("let n = next()? + 1; out.collect().await?; Ok(n)").is_some());
-        // Left as written for rustc to report on the user's tokens.
-        assert_eq!(inlined("let = ;").as_deref(), Some("{ let = ; }"));
+        // Left to the `async` block, as written, for rustc to report on the user's tokens.
+        assert_eq!(inlined("let = ;"), None);
     }
 
     #[test]
@@ -376,11 +421,8 @@ mod tests {
         assert!(out.contains("{ match send () . await {"), "{out}");
     }
 
-    /// Bodies the token scan leaves to the syntax tree (a closure, a struct literal) get the
-    /// same parentheses from it.
     #[test]
-    fn the_syntax_tree_parenthesizes_what_would_parse_apart() {
-        let label = syn::Lifetime::new(LABEL, Span::call_site()).to_token_stream();
+    fn struct_literals_and_question_marks_that_would_parse_apart_are_parenthesized() {
         for (body, rewritten) in [
             ("let f = |x| x; next()?.len(); Ok(())", "(match next () {"),
             ("let f = |x| x; a()? as u64", "(match a () {"),
@@ -389,9 +431,7 @@ mod tests {
                 "match (Req { a : 1 }) . send () . await {",
             ),
         ] {
-            let (out, _) = rewrite_syntax_tree(&body.parse().unwrap(), &label)
-                .unwrap_or_else(|| panic!("not inlined: {body}"));
-            let out = out.to_string();
+            let out = inlined(body).unwrap_or_else(|| panic!("not inlined: {body}"));
             assert!(out.contains(rewritten), "{body}: {out}");
         }
     }

@@ -1,0 +1,4 @@
+//! Tests of the whole attribute: `s3_operation_impl` on token streams, as rustc would call it.
+
+mod never_panics;
+mod snapshots;
