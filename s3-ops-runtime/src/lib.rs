@@ -42,11 +42,15 @@
 //! - `metrics-server`: `metrics::MetricsServer`, `GET /metrics` on an address you choose.
 
 #![warn(missing_docs)]
+// docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get an "Available on crate
+// feature … only" badge. Stable builds never see the unstable feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
 mod call;
 mod classify;
 #[cfg(feature = "aws-sdk-s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk-s3")))]
 pub mod client;
 mod error;
 pub mod metrics;

@@ -30,6 +30,7 @@ use std::time::Duration;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 #[cfg(feature = "metrics-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-server")))]
 pub use server::MetricsServer;
 pub use store::{DEFAULT_BUCKET_LABEL_LIMIT, OTHER_BUCKET};
 
