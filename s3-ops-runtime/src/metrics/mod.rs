@@ -100,6 +100,32 @@ static RENDER_REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 /// then on, without it, the metrics go to the prometheus default registry. The collector reads
 /// shared cells, so registering on several registries is fine.
 ///
+/// `registry` is a `prometheus` 0.14 [`Registry`]: your own `prometheus` dependency must be 0.14
+/// for the types to match.
+///
+/// ```
+/// use prometheus::{IntCounter, Registry};
+/// use s3_ops_runtime::{metrics, CircuitBreaker};
+///
+/// // The application's registry, with a metric of its own.
+/// let registry = Registry::new();
+/// let jobs = IntCounter::new("jobs_total", "Jobs processed").unwrap();
+/// registry.register(Box::new(jobs.clone())).unwrap();
+///
+/// // At start-up, before the first breaker is created.
+/// metrics::register(&registry).unwrap();
+/// let upload_circuit = CircuitBreaker::new("s3-upload");
+///
+/// // One exposition for both, whether encoded by `render` or from the registry.
+/// let text = metrics::render();
+/// assert!(text.contains("jobs_total 0"));
+/// assert!(text.contains(r#"s3_circuit_breaker_state{circuit_name="s3-upload"} 0"#));
+/// let families = registry.gather();
+/// let text = prometheus::TextEncoder::new().encode_to_string(&families).unwrap();
+/// assert!(text.contains(r#"s3_circuit_breaker_state{circuit_name="s3-upload"} 0"#));
+/// # drop(upload_circuit);
+/// ```
+///
 /// # Errors
 ///
 /// When `registry` already has metrics of these names.
