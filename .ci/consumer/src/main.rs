@@ -49,14 +49,7 @@ impl StorageService {
     // Backoffs of tens of milliseconds: the program waits through them.
     #[s3_operation(class = "upload", op = "put_object", bucket = self.bucket, base_delay = "50ms")]
     pub async fn upload(&self, key: &str, body: &[u8]) -> Result<(), S3Error> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.to_vec().into())
-            .send()
-            .await?;
-        Ok(())
+        put_object(&self.client, &self.bucket, key, body).await
     }
 
     /// Like `upload`, but the first attempt goes through `first` instead: a client of an address
@@ -73,14 +66,7 @@ impl StorageService {
             0 => first,
             _ => &self.client,
         };
-        client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(body.to_vec().into())
-            .send()
-            .await?;
-        Ok(())
+        put_object(client, &self.bucket, key, body).await
     }
 
     #[s3_operation(class = "download", op = "get_object", bucket = self.bucket, base_delay = "50ms")]
@@ -216,6 +202,23 @@ async fn main() {
     );
     metrics_server.shutdown().await;
     println!("metrics in the registry and on GET /metrics: ok");
+}
+
+/// One `PutObject` request: the body of both upload methods.
+async fn put_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> Result<(), S3Error> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// An SDK client as an s3-ops user builds it: `client::configure` turns the SDK's own retries off.
