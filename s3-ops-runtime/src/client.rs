@@ -79,6 +79,31 @@ impl ClientOptions {
 
 /// Applies `options` to an `aws_sdk_s3` config builder: SDK retries disabled, attempt and
 /// connect timeouts, and optionally checksums only when required.
+///
+/// Start from the builder you would otherwise build the client from; with `aws-config`, that is
+/// `aws_sdk_s3::config::Builder::from(&sdk_config)`. Here, a client of an S3-compatible server:
+///
+/// ```
+/// use std::time::Duration;
+/// use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+/// use s3_ops_runtime::client::{configure, ClientOptions};
+///
+/// let builder = aws_sdk_s3::Config::builder()
+///     .behavior_version(BehaviorVersion::latest())
+///     .region(Region::new("us-east-1"))
+///     .credentials_provider(Credentials::new("access-key", "secret-key", None, None, "example"))
+///     .endpoint_url("http://127.0.0.1:9000")
+///     .force_path_style(true);
+/// let options = ClientOptions::new().attempt_timeout(Duration::from_secs(5));
+/// let config = configure(builder, &options).build();
+///
+/// // One request per attempt: s3-ops retries, the SDK does not.
+/// assert_eq!(config.retry_config().map(|retry| retry.max_attempts()), Some(1));
+/// let timeouts = config.timeout_config().unwrap();
+/// assert_eq!(timeouts.operation_attempt_timeout(), Some(Duration::from_secs(5)));
+/// let client = aws_sdk_s3::Client::from_conf(config);
+/// # drop(client);
+/// ```
 pub fn configure(builder: Builder, options: &ClientOptions) -> Builder {
     let mut timeouts = TimeoutConfig::builder();
     if let Some(limit) = options.attempt_timeout {

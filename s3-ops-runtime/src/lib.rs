@@ -36,17 +36,32 @@
 //! The SDK's own retries multiply with these: configure the client with
 //! [`client::configure`] (feature `aws-sdk-s3`).
 //!
+//! # Where to read on
+//!
+//! - [`#[s3_operation]`](s3_operation): the arguments, the classes, what one call does, your own
+//!   error type, and the code the attribute stands for.
+//! - [`CircuitBreaker`] and [`BreakerConfig`]: thresholds, states, manual control.
+//! - [`Classify`]: which failures are retried and which trip the breaker; for an error type of
+//!   your own.
+//! - [`retry::RetryPolicy`]: the backoff.
+//! - [`metrics`]: the Prometheus series; [`metrics::register`] puts them in your own registry.
+//! - [`client::configure`]: an `aws_sdk_s3` client with the SDK's retries off.
+//!
 //! # Features
 //!
 //! - `aws-sdk-s3`: [`client::configure`], an `aws_sdk_s3` client set up for s3-ops.
 //! - `metrics-server`: `metrics::MetricsServer`, `GET /metrics` on an address you choose.
 
 #![warn(missing_docs)]
+// docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get an "Available on crate
+// feature … only" badge. Stable builds never see the unstable feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
 mod call;
 pub mod classify;
 #[cfg(feature = "aws-sdk-s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk-s3")))]
 pub mod client;
 mod error;
 pub mod metrics;

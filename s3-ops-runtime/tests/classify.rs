@@ -6,7 +6,10 @@ mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+// `client::configure` (feature `aws-sdk-s3`) for the missing-credentials test.
+#[cfg(feature = "aws-sdk-s3")]
 use aws_credential_types::provider::error::CredentialsError;
+#[cfg(feature = "aws-sdk-s3")]
 use aws_credential_types::provider::{future, ProvideCredentials};
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::Client;
@@ -15,12 +18,13 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::retry::ErrorKind;
 use s3_ops_runtime::classify::{CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES};
+#[cfg(feature = "aws-sdk-s3")]
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::{
     classify_s3, BreakerVerdict, CircuitBreaker, CircuitState, Classify, ErrorClass, Operation,
     OperationClass, S3Error, S3ErrorKind,
 };
-use support::{exact_policy, mock_client_match_any, put, raw_response, s3_error};
+use support::{exact_policy, mock_client_match_any, raw_response, s3_error};
 
 use ErrorClass::{Client as ClientError, Local, Permanent, Transient};
 
@@ -271,9 +275,11 @@ fn s3_error_from_source_is_classified_by_kind() {
 }
 
 /// Credentials that cannot be loaded, as on a host without any.
+#[cfg(feature = "aws-sdk-s3")]
 #[derive(Debug)]
 struct NoCredentials;
 
+#[cfg(feature = "aws-sdk-s3")]
 impl ProvideCredentials for NoCredentials {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
@@ -285,6 +291,7 @@ impl ProvideCredentials for NoCredentials {
     }
 }
 
+#[cfg(feature = "aws-sdk-s3")]
 #[tokio::test(start_paused = true)]
 async fn missing_credentials_are_local_not_retried_and_spare_the_breaker() {
     let config = aws_sdk_s3::Config::builder()
@@ -293,7 +300,7 @@ async fn missing_credentials_are_local_not_retried_and_spare_the_breaker() {
         .http_client(aws_smithy_mocks::create_mock_http_client());
     let client = Client::from_conf(configure(config, &ClientOptions::new()).build());
 
-    let err = put(&client).await.expect_err("no credentials");
+    let err = support::put(&client).await.expect_err("no credentials");
     assert_eq!(err.classify(), Local);
     assert_eq!(err.kind(), S3ErrorKind::Dispatch);
 
@@ -304,7 +311,7 @@ async fn missing_credentials_are_local_not_retried_and_spare_the_breaker() {
         let err = op
             .run(&breaker, support::BUCKET, || {
                 attempts.fetch_add(1, Ordering::SeqCst);
-                put(&client)
+                support::put(&client)
             })
             .await
             .expect_err("no credentials");

@@ -33,6 +33,7 @@ use std::time::Duration;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 #[cfg(feature = "metrics-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-server")))]
 pub use server::MetricsServer;
 pub use store::{DEFAULT_BUCKET_LABEL_LIMIT, OTHER_BUCKET};
 
@@ -129,6 +130,32 @@ static RENDER_REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 /// Call it at start-up, before the first breaker is created or the first operation runs: from
 /// then on, without it, the metrics go to the prometheus default registry. The collector reads
 /// shared cells, so registering on several registries is fine.
+///
+/// `registry` is a `prometheus` 0.14 [`Registry`]: your own `prometheus` dependency must be 0.14
+/// for the types to match.
+///
+/// ```
+/// use prometheus::{IntCounter, Registry};
+/// use s3_ops_runtime::{metrics, CircuitBreaker};
+///
+/// // The application's registry, with a metric of its own.
+/// let registry = Registry::new();
+/// let jobs = IntCounter::new("jobs_total", "Jobs processed").unwrap();
+/// registry.register(Box::new(jobs.clone())).unwrap();
+///
+/// // At start-up, before the first breaker is created.
+/// metrics::register(&registry).unwrap();
+/// let upload_circuit = CircuitBreaker::new("s3-upload");
+///
+/// // One exposition for both, whether encoded by `render` or from the registry.
+/// let text = metrics::render();
+/// assert!(text.contains("jobs_total 0"));
+/// assert!(text.contains(r#"s3_circuit_breaker_state{circuit_name="s3-upload"} 0"#));
+/// let families = registry.gather();
+/// let text = prometheus::TextEncoder::new().encode_to_string(&families).unwrap();
+/// assert!(text.contains(r#"s3_circuit_breaker_state{circuit_name="s3-upload"} 0"#));
+/// # drop(upload_circuit);
+/// ```
 ///
 /// # Errors
 ///

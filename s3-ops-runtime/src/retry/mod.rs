@@ -30,6 +30,28 @@ pub enum Jitter {
 ///
 /// `const`, so a policy can live in a `static`. The attribute builds one from its
 /// `max_attempts`, `base_delay` and `max_delay` arguments.
+///
+/// ```
+/// use std::time::Duration;
+/// use s3_ops_runtime::retry::RetryPolicy;
+///
+/// // Five attempts, 100 ms doubling up to 2 s.
+/// let policy = RetryPolicy {
+///     max_attempts: 5,
+///     base_delay: Duration::from_millis(100),
+///     max_delay: Duration::from_secs(2),
+///     ..RetryPolicy::DEFAULT
+/// };
+/// let backoffs: Vec<Duration> = (1..5).map(|failed| policy.backoff(failed)).collect();
+/// assert_eq!(backoffs, [100, 200, 400, 800].map(Duration::from_millis));
+///
+/// // The wait actually slept is jittered into the upper half of the backoff...
+/// let wait = policy.delay(3, None);
+/// assert!(Duration::from_millis(200) <= wait && wait <= Duration::from_millis(400));
+/// // ...or is the server's `Retry-After` when that is longer, never past `max_delay`.
+/// let asked = Duration::from_secs(60);
+/// assert_eq!(policy.delay(3, Some(asked)), policy.max_delay);
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// Attempts in all, including the first; 1 disables retries.

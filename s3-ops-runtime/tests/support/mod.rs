@@ -14,16 +14,15 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::{
-    http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
-};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
+#[cfg(feature = "aws-sdk-s3")]
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::retry::{Jitter, RetryPolicy};
 use s3_ops_runtime::S3Error;
@@ -84,16 +83,36 @@ fn mock_client_in(mode: RuleMode, rules: &[&Rule], configured: bool) -> (Client,
     let counter = RequestCounter::default();
     let builder = base_config(create_mock_http_client(), &counter).interceptor(interceptor);
     let builder = if configured {
-        configure(builder, &ClientOptions::new())
+        without_sdk_retries(builder)
     } else {
         builder
     };
     (Client::from_conf(builder.build()), counter)
 }
 
+/// `client::configure` with its defaults: the SDK's own retries off, one request per attempt.
+#[cfg(feature = "aws-sdk-s3")]
+fn without_sdk_retries(builder: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+    configure(builder, &ClientOptions::new())
+}
+
+/// Without feature `aws-sdk-s3` there is no `client::configure`: the SDK's retries are turned
+/// off by hand, as a user of the crate without the feature does, so that these tests also run
+/// against the crate built without features.
+#[cfg(not(feature = "aws-sdk-s3"))]
+fn without_sdk_retries(builder: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+    builder.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+}
+
 /// A client, configured with `options`, whose requests are never answered: only a timeout
 /// ends them.
+#[cfg(feature = "aws-sdk-s3")]
 pub(crate) fn hanging_client(options: &ClientOptions) -> (Client, RequestCounter) {
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+
     #[derive(Debug)]
     struct Hang;
     impl HttpConnector for Hang {
