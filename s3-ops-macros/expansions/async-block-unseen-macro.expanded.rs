@@ -3,11 +3,11 @@
 async fn archive(&self, key: &str) -> Result<(), S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-        __s3_ops::OperationClass::Upload,
         "copy_object",
         3u32,
         1000000000u64,
         30000000000u64,
+        0u64,
         0u64,
     );
     let mut __s3_ops_call = match __s3_ops::Call::begin(
@@ -49,6 +49,10 @@ async fn archive(&self, key: &str) -> Result<(), S3Error> {
             return __s3_ops_result;
         }
         __s3_ops_call.backoff().await;
-        __s3_ops_call.next_attempt();
+        if __s3_ops_call
+            .resume(&__s3_ops_result, __s3_ops::circuit(&(self.upload_circuit)))
+        {
+            return __s3_ops_result;
+        }
     }
 }

@@ -3,11 +3,11 @@
 async fn purge(&mut self, prefix: &str) -> Result<usize, S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-        __s3_ops::OperationClass::Cleanup,
         "delete_objects",
         1u32,
         1000000000u64,
         30000000000u64,
+        0u64,
         0u64,
     );
     let mut __s3_ops_call = __s3_ops::Call::begin_unguarded(
@@ -56,6 +56,8 @@ async fn purge(&mut self, prefix: &str) -> Result<usize, S3Error> {
             return __s3_ops_result;
         }
         __s3_ops_call.backoff().await;
-        __s3_ops_call.next_attempt();
+        if __s3_ops_call.resume(&__s3_ops_result, __s3_ops::OptionNone) {
+            return __s3_ops_result;
+        }
     }
 }

@@ -3,11 +3,11 @@
 async fn content_length(&self, key: &str) -> Result<i64, S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-        __s3_ops::OperationClass::Download,
         "head_object",
         5u32,
         100000000u64,
         2000000000u64,
+        0u64,
         0u64,
     );
     let mut __s3_ops_call = match __s3_ops::Call::begin(
@@ -33,6 +33,10 @@ async fn content_length(&self, key: &str) -> Result<i64, S3Error> {
             return __s3_ops_result;
         }
         __s3_ops_call.backoff().await;
-        __s3_ops_call.next_attempt();
+        if __s3_ops_call
+            .resume(&__s3_ops_result, __s3_ops::circuit(&(self.breakers.metadata)))
+        {
+            return __s3_ops_result;
+        }
     }
 }

@@ -7,11 +7,11 @@ pub async fn upload_result(
 ) -> Result<String, S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-        __s3_ops::OperationClass::Upload,
         "put_object",
         3u32,
         1000000000u64,
         30000000000u64,
+        0u64,
         0u64,
     );
     let mut __s3_ops_call = match __s3_ops::Call::begin(
@@ -52,6 +52,10 @@ pub async fn upload_result(
             return __s3_ops_result;
         }
         __s3_ops_call.backoff().await;
-        __s3_ops_call.next_attempt();
+        if __s3_ops_call
+            .resume(&__s3_ops_result, __s3_ops::circuit(&(self.upload_circuit)))
+        {
+            return __s3_ops_result;
+        }
     }
 }
