@@ -1,7 +1,7 @@
 //! The body alone (the cost floor of calling an `async fn`) and the same body under the
 //! attribute, exactly as the design's example writes it.
 
-use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, S3Error};
+use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, FailureRate, S3Error};
 
 use crate::{body, BUCKET};
 
@@ -28,6 +28,22 @@ impl Annotated {
             upload_circuit,
             download_circuit: CircuitBreaker::new("s3-download"),
         }
+    }
+
+    /// A service whose circuit also opens on a failure rate (half of the last 100 calls, once
+    /// 20 are recorded): what the window costs a successful call.
+    pub fn with_failure_rate() -> Self {
+        Self::with_circuit(CircuitBreaker::with_config(
+            "s3-upload-failure-rate",
+            BreakerConfig {
+                failure_rate: Some(FailureRate {
+                    threshold_percent: 50,
+                    window_calls: 100,
+                    minimum_calls: 20,
+                }),
+                ..BreakerConfig::default()
+            },
+        ))
     }
 
     /// A service whose circuit stays half-open: it half-opens at once after

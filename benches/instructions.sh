@@ -4,7 +4,7 @@
 # (`examples/calls.rs`); the difference divided by N is the cost of one call, without the
 # program's start and the runtime's setup.
 #
-#   benches/instructions.sh [VARIANT…]      (default: all six; N=100000, or $CALLS)
+#   benches/instructions.sh [VARIANT…]      (default: all seven; N=100000, or $CALLS)
 #
 # Needs valgrind (`apt-get install valgrind`).
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 n=${CALLS:-100000}
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(bare annotated hand_optimal seed_port failsafe_backon autometrics)
+[[ ${#variants[@]} -gt 0 ]] || variants=(bare annotated annotated_failure_rate hand_optimal seed_port failsafe_backon autometrics)
 
 # The micro-benchmarks' build (profile `bench`, no `e2e` feature), as criterion runs them.
 cargo build --quiet --profile bench -p s3-ops-benches --example calls

@@ -21,17 +21,19 @@ use s3_ops_benches::seed::{MutexBreaker, Seed};
 use s3_ops_benches::{BUCKET, OPERATION};
 use s3_ops_runtime::{BreakerConfig, CircuitBreaker};
 
-/// The six variants, each measured by the same `measure` expression in `group`.
+/// The seven variants, each measured by the same `measure` expression in `group`.
 macro_rules! variants {
     ($group:expr, |$iters:ident, $call:ident| $measure:expr) => {{
         let mut group = $group;
         let annotated = Annotated::new();
+        let failure_rate = Annotated::with_failure_rate();
         let hand = Hand::new();
         let seed = Seed::new();
         let composed = Composed::new();
         let autometrics = Autometrics;
         variants!(@one group, "bare", |$iters, $call| $measure, annotated.bare);
         variants!(@one group, "annotated", |$iters, $call| $measure, annotated.put);
+        variants!(@one group, "annotated_failure_rate", |$iters, $call| $measure, failure_rate.put);
         variants!(@one group, "hand_optimal", |$iters, $call| $measure, hand.put);
         variants!(@one group, "seed_port", |$iters, $call| $measure, seed.put);
         variants!(@one group, "failsafe_backon", |$iters, $call| $measure, composed.put);
