@@ -21,19 +21,17 @@ use s3_ops_benches::seed::{MutexBreaker, Seed};
 use s3_ops_benches::{BUCKET, OPERATION};
 use s3_ops_runtime::{BreakerConfig, CircuitBreaker};
 
-/// The seven variants, each measured by the same `measure` expression in `group`.
+/// The six variants, each measured by the same `measure` expression in `group`.
 macro_rules! variants {
     ($group:expr, |$iters:ident, $call:ident| $measure:expr) => {{
         let mut group = $group;
         let annotated = Annotated::new();
-        let failure_rate = Annotated::with_failure_rate();
         let hand = Hand::new();
         let seed = Seed::new();
         let composed = Composed::new();
         let autometrics = Autometrics;
         variants!(@one group, "bare", |$iters, $call| $measure, annotated.bare);
         variants!(@one group, "annotated", |$iters, $call| $measure, annotated.put);
-        variants!(@one group, "annotated_failure_rate", |$iters, $call| $measure, failure_rate.put);
         variants!(@one group, "hand_optimal", |$iters, $call| $measure, hand.put);
         variants!(@one group, "seed_port", |$iters, $call| $measure, seed.put);
         variants!(@one group, "failsafe_backon", |$iters, $call| $measure, composed.put);
@@ -61,6 +59,23 @@ fn two_threads(c: &mut Criterion) {
     let pair = Pair::new();
     variants!(c.benchmark_group("two_threads"), |iters, call| pair
         .run(iters, call));
+}
+
+/// The annotated call behind a circuit with a failure-rate window, on one thread and on two
+/// sharing the breaker: what the window costs a success, and whether it scales.
+fn failure_rate(c: &mut Criterion) {
+    let rt = runtime();
+    let pair = Pair::new();
+    let svc = Annotated::with_failure_rate();
+    let call = &async |x: u64| svc.put(x).await;
+    let mut group = c.benchmark_group("failure_rate");
+    group.bench_function("single_thread", |b| {
+        b.iter_custom(|iters| run(&rt, iters, call))
+    });
+    group.bench_function("two_threads", |b| {
+        b.iter_custom(|iters| pair.run(iters, call))
+    });
+    group.finish();
 }
 
 /// An open timeout no benchmark outlasts.
@@ -177,5 +192,12 @@ fn ablation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, single_thread, two_threads, breaker_paths, ablation);
+criterion_group!(
+    benches,
+    single_thread,
+    two_threads,
+    failure_rate,
+    breaker_paths,
+    ablation
+);
 criterion_main!(benches);

@@ -173,7 +173,7 @@ impl<'s> Call<'s> {
     #[inline]
     fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket) -> Self {
         let shard = thread_shard();
-        // The first attempt, through the series: the site's table is for retries.
+        // The first attempt, through the series it holds; retries look theirs up.
         series.first_attempt.counter.inc_at(shard);
         Self {
             site,
