@@ -114,8 +114,8 @@ impl Site {
 /// frees a half-open probe slot and counts no result.
 ///
 /// The caller's loop: [`begin`](Self::begin); then for each attempt, run it, return its result
-/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), count the
-/// [`next_attempt`](Self::next_attempt) and go again.
+/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), then return the
+/// same result if [`resume`](Self::resume) says the call ended, else go again.
 pub struct Call<'s> {
     site: &'s Site,
     series: &'static OpSeries,
