@@ -9,7 +9,7 @@ use s3_ops_benches::peers::{Autometrics, Composed};
 use s3_ops_benches::seed::Seed;
 
 const USAGE: &str =
-    "usage: calls bare|annotated|hand_optimal|seed_port|failsafe_backon|autometrics N";
+    "usage: calls bare|annotated|annotated_policy|hand_optimal|seed_port|failsafe_backon|autometrics N";
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -28,6 +28,7 @@ fn main() {
     let elapsed = match variant.as_str() {
         "bare" => calls!(Annotated::new(), bare),
         "annotated" => calls!(Annotated::new(), put),
+        "annotated_policy" => calls!(Annotated::new(), put_policy),
         "hand_optimal" => calls!(Hand::new(), put),
         "seed_port" => calls!(Seed::new(), put),
         "failsafe_backon" => calls!(Composed::new(), put),

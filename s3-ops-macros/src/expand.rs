@@ -33,6 +33,14 @@
 //! }
 //! ```
 //!
+//! With `retry = <expr>`, the call begins with a copy of that policy (taken once, so no borrow
+//! of `self` outlives `begin`) instead of the site's:
+//!
+//! ```text
+//! match __s3_ops::Call::begin_with(&__S3_OPS_SITE, __s3_ops::retry(&(self.upload_retry)),
+//!     __s3_ops::bucket(&(self.results_bucket)), __s3_ops::circuit(&(self.upload_circuit))) { .. }
+//! ```
+//!
 //! With a `timeout` or a `deadline`, or when the body has a way out the macro cannot see (`attempt.rs` lists
 //! them), the attempt is an `async` block instead, whose `return` and `?` end it as they are:
 //!
@@ -99,13 +107,23 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     };
     // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
     // is evaluated again to record the outcome, so no borrow is held across the body.
+    // `retry = <expr>`: a copy of the policy, taken once, travels with the call; spanned at
+    // the expression, so a value that is not a policy is reported there.
+    let policy = config
+        .retry
+        .as_ref()
+        .map(|expr| quote_spanned!(expr.span()=> __s3_ops::retry(&(#expr)),));
+    let (begin, begin_unguarded) = match policy {
+        Some(_) => (quote!(begin_with), quote!(begin_unguarded_with)),
+        None => (quote!(begin), quote!(begin_unguarded)),
+    };
     let (begin, circuit) = match &config.circuit {
         Some((circuit, span)) => {
             let circuit = quote_spanned!(*span=> __s3_ops::circuit(&(#circuit)));
             // The refusal converts to the error type: spanned at the return type, where a
             // missing `From<CircuitOpen>` is reported.
             let begin = quote_spanned! {ret_span=>
-                match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                match __s3_ops::Call::#begin(&__S3_OPS_SITE, #policy #bucket, #circuit) {
                     __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
                     __s3_ops::ResultErr(__s3_ops_refused) => return __s3_ops_refused,
                 }
@@ -113,7 +131,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             (begin, circuit)
         }
         None => (
-            quote!(__s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
+            quote!(__s3_ops::Call::#begin_unguarded(&__S3_OPS_SITE, #policy #bucket)),
             quote!(__s3_ops::OptionNone),
         ),
     };

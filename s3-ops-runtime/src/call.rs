@@ -110,13 +110,42 @@ impl Site {
     }
 }
 
+/// Where a call finds its retry policy: its site's (the attribute's literals, [`SitePolicy`]),
+/// or one of its own, given when it begins ([`RetryPolicy`], `retry = <expr>`).
+pub trait CallPolicy {
+    /// The policy in force.
+    fn policy<'a>(&'a self, site: &'a Site) -> &'a RetryPolicy;
+}
+
+/// The site's policy: nothing to store, so a call of the literal form stays as small as it was.
+#[derive(Clone, Copy, Debug)]
+pub struct SitePolicy;
+
+impl CallPolicy for SitePolicy {
+    #[inline]
+    fn policy<'a>(&'a self, site: &'a Site) -> &'a RetryPolicy {
+        &site.policy
+    }
+}
+
+impl CallPolicy for RetryPolicy {
+    #[inline]
+    fn policy<'a>(&'a self, _: &'a Site) -> &'a RetryPolicy {
+        self
+    }
+}
+
 /// One call in progress. Dropping it before it is settled (the caller's future was cancelled)
 /// frees a half-open probe slot and counts no result.
 ///
 /// The caller's loop: [`begin`](Self::begin); then for each attempt, run it, return its result
 /// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), count the
 /// [`next_attempt`](Self::next_attempt) and go again.
-pub struct Call<'s> {
+///
+/// `P` is where the retry policy comes from: the site ([`begin`](Self::begin)), or the call
+/// itself ([`begin_with`](Call::begin_with), a copy taken when the call begins, so the call
+/// borrows nothing of the caller's across its attempts).
+pub struct Call<'s, P = SitePolicy> {
     site: &'s Site,
     series: &'static OpSeries,
     /// [`Ticket::SETTLED`] without a breaker, and once settled.
@@ -132,6 +161,8 @@ pub struct Call<'s> {
     /// The wait before the next attempt in nanoseconds, set when `settle` decides to retry
     /// (8 bytes, not a `Duration`'s 16: the call lives in every annotated method's future).
     delay_nanos: u64,
+    /// Last: zero-sized for [`SitePolicy`].
+    policy: P,
 }
 
 impl<'s> Call<'s> {
@@ -161,17 +192,68 @@ impl<'s> Call<'s> {
                 }
             },
         };
-        Ok(Self::started(site, series, ticket))
+        Ok(Self::started(site, series, ticket, SitePolicy))
     }
 
     /// Starts a call without a breaker (cleanup): never refused.
     #[inline]
     pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
-        Self::started(site, site.series(bucket), Ticket::SETTLED)
+        Self::started(site, site.series(bucket), Ticket::SETTLED, SitePolicy)
+    }
+}
+
+impl<'s> Call<'s, RetryPolicy> {
+    /// [`Call::begin`] under `policy` instead of the site's (`retry = <expr>`), clamped to
+    /// [`retry::MAX_ATTEMPTS`](crate::retry::MAX_ATTEMPTS) attempts as the site's is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::begin`].
+    #[inline]
+    pub fn begin_with<T, E: FromCircuitOpen>(
+        site: &'s Site,
+        policy: RetryPolicy,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, Result<T, E>> {
+        match Call::begin(site, bucket, circuit) {
+            Ok(call) => Ok(call.under(policy)),
+            Err(refused) => Err(refused),
+        }
     }
 
+    /// [`Call::begin_unguarded`] under `policy` instead of the site's.
     #[inline]
-    fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket) -> Self {
+    pub fn begin_unguarded_with(site: &'s Site, policy: RetryPolicy, bucket: &str) -> Self {
+        Call::begin_unguarded(site, bucket).under(policy)
+    }
+}
+
+impl<'s> Call<'s> {
+    /// This call under a policy of its own.
+    #[inline]
+    fn under(self, policy: RetryPolicy) -> Call<'s, RetryPolicy> {
+        let policy = RetryPolicy {
+            max_attempts: policy.attempts(),
+            ..policy
+        };
+        Call {
+            site: self.site,
+            series: self.series,
+            ticket: self.ticket,
+            start: self.start,
+            attempt: self.attempt,
+            tokens: self.tokens,
+            shard: self.shard,
+            delay_nanos: self.delay_nanos,
+            policy,
+        }
+    }
+}
+
+impl<'s, P: CallPolicy> Call<'s, P> {
+    #[inline]
+    fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket, policy: P) -> Self {
         let shard = thread_shard();
         // The first attempt, through the series: the site's table is for retries.
         series.first_attempt.counter.inc_at(shard);
@@ -185,7 +267,14 @@ impl<'s> Call<'s> {
             // Truncating is harmless: the index is masked to the number of shards where used.
             shard: shard as u32,
             delay_nanos: 0,
+            policy,
         }
+    }
+
+    /// The retry policy in force.
+    #[inline]
+    fn policy(&self) -> &RetryPolicy {
+        self.policy.policy(self.site)
     }
 
     /// The wait before the next attempt, as `settle` chose it: tokio's `Sleep`, a concrete
@@ -274,14 +363,12 @@ impl<'s> Call<'s> {
     #[inline(never)]
     fn settle_err<E: Classify>(&mut self, err: &E, circuit: Option<&CircuitBreaker>) -> bool {
         let class = err.classify();
-        if !class.is_retryable() || u32::from(self.attempt) >= self.site.policy.max_attempts {
+        let policy = self.policy();
+        if !class.is_retryable() || u32::from(self.attempt) >= policy.max_attempts {
             self.end(err, class, circuit);
             return true;
         }
-        let delay = self
-            .site
-            .policy
-            .delay(u32::from(self.attempt), err.retry_after());
+        let delay = policy.delay(u32::from(self.attempt), err.retry_after());
         let cost = retry_cost(err);
         let skipped = if circuit.is_some_and(|c| !c.admits_retry(&self.ticket)) {
             Some(SkippedRetry::CircuitOpen)
@@ -369,7 +456,7 @@ impl<'s> Call<'s> {
             operation = self.site.operation,
             bucket = &*self.series.bucket,
             attempt = self.attempt,
-            max_attempts = self.site.policy.max_attempts,
+            max_attempts = self.policy().max_attempts,
             delay_ms = delay.as_millis() as u64,
             error_class = ?err.classify(),
             error_code = error_code(err),

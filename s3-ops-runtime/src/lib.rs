@@ -48,6 +48,7 @@ mod call;
 mod classify;
 #[cfg(feature = "aws-sdk-s3")]
 pub mod client;
+mod config;
 mod error;
 pub mod metrics;
 mod operation;
@@ -63,6 +64,7 @@ pub use breaker::{
 pub use classify::{
     classify_s3, Classify, ErrorClass, CLIENT_CODES, RETRYABLE_CODES, RETRYABLE_STATUSES,
 };
+pub use config::ConfigError;
 pub use error::{AttemptTimeout, CircuitOpen, S3Error, S3ErrorKind};
 pub use operation::{Operation, OperationClass};
 pub use retry::RetryPolicy;
