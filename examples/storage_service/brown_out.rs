@@ -104,6 +104,10 @@ pub(crate) async fn run(
                 "failure-rate rule (50% of the last 20 calls, once 10 are recorded)",
                 &b,
             );
+            println!(
+                "     the consecutive rule opens only on a run of 5 failures, which at 50 % comes by chance\n     \
+                 (about one call in 64), while the rate rule opens once the window holds enough calls to judge"
+            );
             if b.opened_after.is_none() {
                 return Err("the failure-rate circuit did not open in the brown-out".into());
             }

@@ -15,7 +15,6 @@ mod config;
 #[cfg(all(test, s3_ops_loom))]
 mod loom_tests;
 mod machine;
-#[cfg(not(s3_ops_loom))]
 pub(crate) mod registry;
 mod ticket;
 mod window;

@@ -27,14 +27,16 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
         return Err(format!("not a duration: {DURATION_FORM}"));
     }
     if unit.starts_with(['.', ',']) {
-        return Err(format!(
-            "a fraction: use a whole number of a smaller unit, like `1500ms` for 1.5 s"
-        ));
+        return Err(
+            "a fraction: use a whole number of a smaller unit, like `1500ms` for 1.5 s".to_owned(),
+        );
     }
     let unit_nanos: u64 = match unit.trim_start() {
-        "" => return Err(format!(
+        "" => {
+            return Err(format!(
             "no unit: write `{number}s` for seconds or `{number}ms` for milliseconds (or `m`, `h`)"
-        )),
+        ))
+        }
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" => 60 * 1_000_000_000,
