@@ -14,7 +14,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use super::{BreakerConfig, CircuitBreaker, CircuitState, Outcome};
+use super::{BreakerConfig, BreakerOutcome as Outcome, CircuitBreaker, CircuitState};
 
 fn half_open(max_probes: u32, success_threshold: u32) -> CircuitBreaker {
     let breaker = CircuitBreaker::with_config(
