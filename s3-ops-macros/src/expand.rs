@@ -33,12 +33,13 @@
 //! }
 //! ```
 //!
-//! With `retry = <expr>`, the call begins with a copy of that policy (taken once, so no borrow
-//! of `self` outlives `begin`) instead of the site's:
+//! With `retry = <expr>`, the call begins under a copy of that policy instead of the site's
+//! (taken once into a local, so no borrow of `self` outlives the statement):
 //!
 //! ```text
-//! match __s3_ops::Call::begin_with(&__S3_OPS_SITE, __s3_ops::retry(&(self.upload_retry)),
-//!     __s3_ops::bucket(&(self.results_bucket)), __s3_ops::circuit(&(self.upload_circuit))) { .. }
+//! let __s3_ops_policy = __s3_ops::retry(&(self.upload_retry));
+//! let mut __s3_ops_call = match __s3_ops::Call::begin_with(&__S3_OPS_SITE, &__s3_ops_policy,
+//!     __s3_ops::bucket(&(self.results_bucket)), __s3_ops::circuit(&(self.upload_circuit))) { .. };
 //! ```
 //!
 //! With a `timeout` or a `deadline`, or when the body has a way out the macro cannot see (`attempt.rs` lists
@@ -107,15 +108,20 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     };
     // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
     // is evaluated again to record the outcome, so no borrow is held across the body.
-    // `retry = <expr>`: a copy of the policy, taken once, travels with the call; spanned at
-    // the expression, so a value that is not a policy is reported there.
-    let policy = config
+    // `retry = <expr>`: a copy of the policy, taken once into a local the call borrows (no
+    // borrow of `self` across the body); spanned at the expression, so a value that is not a
+    // policy is reported there.
+    let policy_copy = config
         .retry
         .as_ref()
-        .map(|expr| quote_spanned!(expr.span()=> __s3_ops::retry(&(#expr)),));
-    let (begin, begin_unguarded) = match policy {
-        Some(_) => (quote!(begin_with), quote!(begin_unguarded_with)),
-        None => (quote!(begin), quote!(begin_unguarded)),
+        .map(|expr| quote_spanned!(expr.span()=> let __s3_ops_policy = __s3_ops::retry(&(#expr));));
+    let (begin, begin_unguarded, policy) = match policy_copy {
+        Some(_) => (
+            quote!(begin_with),
+            quote!(begin_unguarded_with),
+            Some(quote!(&__s3_ops_policy,)),
+        ),
+        None => (quote!(begin), quote!(begin_unguarded), None),
     };
     let (begin, circuit) = match &config.circuit {
         Some((circuit, span)) => {
@@ -182,6 +188,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             #(#inner_attrs)*
             use ::s3_ops_runtime::__private as __s3_ops;
             #site
+            #policy_copy
             let mut __s3_ops_call = #begin;
             loop {
                 let __s3_ops_result #annotation = #attempt;

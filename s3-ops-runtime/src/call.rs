@@ -111,7 +111,7 @@ impl Site {
 }
 
 /// Where a call finds its retry policy: its site's (the attribute's literals, [`SitePolicy`]),
-/// or one of its own, given when it begins ([`RetryPolicy`], `retry = <expr>`).
+/// or one of its own, given when it begins (`&RetryPolicy`, `retry = <expr>`).
 pub trait CallPolicy {
     /// The policy in force.
     fn policy<'a>(&'a self, site: &'a Site) -> &'a RetryPolicy;
@@ -128,7 +128,7 @@ impl CallPolicy for SitePolicy {
     }
 }
 
-impl CallPolicy for RetryPolicy {
+impl CallPolicy for &RetryPolicy {
     #[inline]
     fn policy<'a>(&'a self, _: &'a Site) -> &'a RetryPolicy {
         self
@@ -142,9 +142,8 @@ impl CallPolicy for RetryPolicy {
 /// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), count the
 /// [`next_attempt`](Self::next_attempt) and go again.
 ///
-/// `P` is where the retry policy comes from: the site ([`begin`](Self::begin)), or the call
-/// itself ([`begin_with`](Call::begin_with), a copy taken when the call begins, so the call
-/// borrows nothing of the caller's across its attempts).
+/// `P` is where the retry policy comes from: the site ([`begin`](Self::begin)), or a policy
+/// of the call's own ([`begin_with`](Call::begin_with)).
 pub struct Call<'s, P = SitePolicy> {
     site: &'s Site,
     series: &'static OpSeries,
@@ -181,6 +180,50 @@ impl<'s> Call<'s> {
         bucket: &str,
         circuit: Option<&CircuitBreaker>,
     ) -> Result<Self, Result<T, E>> {
+        Self::begin_under(site, SitePolicy, bucket, circuit)
+    }
+
+    /// Starts a call without a breaker (cleanup): never refused.
+    #[inline]
+    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
+        Self::started(site, site.series(bucket), Ticket::SETTLED, SitePolicy)
+    }
+}
+
+impl<'s> Call<'s, &'s RetryPolicy> {
+    /// [`Call::begin`] under `policy` instead of the site's (`retry = <expr>`); its attempts
+    /// are clamped to 1…[`retry::MAX_ATTEMPTS`](crate::retry::MAX_ATTEMPTS) as the site's are.
+    /// The call borrows the policy: generated code copies it into a local of the method first,
+    /// so nothing of `self` stays borrowed across the body.
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::begin`].
+    #[inline]
+    pub fn begin_with<T, E: FromCircuitOpen>(
+        site: &'s Site,
+        policy: &'s RetryPolicy,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, Result<T, E>> {
+        Self::begin_under(site, policy, bucket, circuit)
+    }
+
+    /// [`Call::begin_unguarded`] under `policy` instead of the site's.
+    #[inline]
+    pub fn begin_unguarded_with(site: &'s Site, policy: &'s RetryPolicy, bucket: &str) -> Self {
+        Self::started(site, site.series(bucket), Ticket::SETTLED, policy)
+    }
+}
+
+impl<'s, P: CallPolicy> Call<'s, P> {
+    #[inline]
+    fn begin_under<T, E: FromCircuitOpen>(
+        site: &'s Site,
+        policy: P,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, Result<T, E>> {
         let series = site.series(bucket);
         let ticket = match circuit {
             None => Ticket::SETTLED,
@@ -192,66 +235,9 @@ impl<'s> Call<'s> {
                 }
             },
         };
-        Ok(Self::started(site, series, ticket, SitePolicy))
+        Ok(Self::started(site, series, ticket, policy))
     }
 
-    /// Starts a call without a breaker (cleanup): never refused.
-    #[inline]
-    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
-        Self::started(site, site.series(bucket), Ticket::SETTLED, SitePolicy)
-    }
-}
-
-impl<'s> Call<'s, RetryPolicy> {
-    /// [`Call::begin`] under `policy` instead of the site's (`retry = <expr>`), clamped to
-    /// [`retry::MAX_ATTEMPTS`](crate::retry::MAX_ATTEMPTS) attempts as the site's is.
-    ///
-    /// # Errors
-    ///
-    /// As [`Call::begin`].
-    #[inline]
-    pub fn begin_with<T, E: FromCircuitOpen>(
-        site: &'s Site,
-        policy: RetryPolicy,
-        bucket: &str,
-        circuit: Option<&CircuitBreaker>,
-    ) -> Result<Self, Result<T, E>> {
-        match Call::begin(site, bucket, circuit) {
-            Ok(call) => Ok(call.under(policy)),
-            Err(refused) => Err(refused),
-        }
-    }
-
-    /// [`Call::begin_unguarded`] under `policy` instead of the site's.
-    #[inline]
-    pub fn begin_unguarded_with(site: &'s Site, policy: RetryPolicy, bucket: &str) -> Self {
-        Call::begin_unguarded(site, bucket).under(policy)
-    }
-}
-
-impl<'s> Call<'s> {
-    /// This call under a policy of its own.
-    #[inline]
-    fn under(self, policy: RetryPolicy) -> Call<'s, RetryPolicy> {
-        let policy = RetryPolicy {
-            max_attempts: policy.attempts(),
-            ..policy
-        };
-        Call {
-            site: self.site,
-            series: self.series,
-            ticket: self.ticket,
-            start: self.start,
-            attempt: self.attempt,
-            tokens: self.tokens,
-            shard: self.shard,
-            delay_nanos: self.delay_nanos,
-            policy,
-        }
-    }
-}
-
-impl<'s, P: CallPolicy> Call<'s, P> {
     #[inline]
     fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket, policy: P) -> Self {
         let shard = thread_shard();
@@ -364,7 +350,7 @@ impl<'s, P: CallPolicy> Call<'s, P> {
     fn settle_err<E: Classify>(&mut self, err: &E, circuit: Option<&CircuitBreaker>) -> bool {
         let class = err.classify();
         let policy = self.policy();
-        if !class.is_retryable() || u32::from(self.attempt) >= policy.max_attempts {
+        if !class.is_retryable() || u32::from(self.attempt) >= policy.attempts() {
             self.end(err, class, circuit);
             return true;
         }
@@ -456,7 +442,7 @@ impl<'s, P: CallPolicy> Call<'s, P> {
             operation = self.site.operation,
             bucket = &*self.series.bucket,
             attempt = self.attempt,
-            max_attempts = self.policy().max_attempts,
+            max_attempts = self.policy().attempts(),
             delay_ms = delay.as_millis() as u64,
             error_class = ?err.classify(),
             error_code = error_code(err),

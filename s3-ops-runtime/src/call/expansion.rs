@@ -112,8 +112,9 @@ impl<P: Borrow<RetryPolicy> + ?Sized> RetryPolicySource for P {
     }
 }
 
-/// The `retry` argument, copied: the call keeps no borrow of it (nor of `self`) across the
-/// body, so `&mut self` methods and a policy read through a lock guard work alike.
+/// The `retry` argument, copied into a local of the method: the call borrows the copy, not
+/// the argument, so nothing of `self` stays borrowed across the body (`&mut self` methods and
+/// a policy read through a lock guard work alike).
 #[inline]
 pub fn retry<P: RetryPolicySource + ?Sized>(policy: &P) -> RetryPolicy {
     *policy.retry_policy()
