@@ -139,8 +139,8 @@ impl CallPolicy for &RetryPolicy {
 /// frees a half-open probe slot and counts no result.
 ///
 /// The caller's loop: [`begin`](Self::begin); then for each attempt, run it, return its result
-/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), count the
-/// [`next_attempt`](Self::next_attempt) and go again.
+/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), return the
+/// last result if [`resume`](Self::resume) says so, and go again.
 ///
 /// `P` is where the retry policy comes from: the site ([`begin`](Self::begin)), or a policy
 /// of the call's own ([`begin_with`](Call::begin_with)).

@@ -40,6 +40,9 @@
 //!
 //! - `aws-sdk-s3`: [`client::configure`], an `aws_sdk_s3` client set up for s3-ops.
 //! - `metrics-server`: `metrics::MetricsServer`, `GET /metrics` on an address you choose.
+//! - `serde`: `Deserialize` for [`BreakerConfig`], [`FailureRate`] and [`RetryPolicy`], with
+//!   durations written `"250ms"` (they also read the environment without it:
+//!   [`BreakerConfig::from_env`], [`RetryPolicy::from_env`]).
 
 #![warn(missing_docs)]
 

@@ -5,7 +5,7 @@
 //! together do not retry together. Jitter never pushes a delay past the cap. A delay the server
 //! asked for (`x-amz-retry-after`, `Retry-After`) is honoured when it is longer, still capped.
 //!
-//! Retries also draw on a [budget](budget) shared by every call through one circuit, so that
+//! Retries also draw on a [budget] shared by every call through one circuit, so that
 //! during an outage they cannot multiply the load on S3.
 
 pub mod budget;
