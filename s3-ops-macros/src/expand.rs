@@ -106,8 +106,6 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         Some(expr) => quote_spanned!(expr.span()=> __s3_ops::bucket(&(#expr))),
         None => quote!(""),
     };
-    // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
-    // is evaluated again to record the outcome, so no borrow is held across the body.
     // `retry = <expr>`: a copy of the policy, taken once into a local the call borrows (no
     // borrow of `self` across the body); spanned at the expression, so a value that is not a
     // policy is reported there.
@@ -123,6 +121,8 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         ),
         None => (quote!(begin), quote!(begin_unguarded), None),
     };
+    // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
+    // is evaluated again to record the outcome, so no borrow is held across the body.
     let (begin, circuit) = match &config.circuit {
         Some((circuit, span)) => {
             let circuit = quote_spanned!(*span=> __s3_ops::circuit(&(#circuit)));
