@@ -1,7 +1,9 @@
 //! The body alone (the cost floor of calling an `async fn`) and the same body under the
 //! attribute, exactly as the design's example writes it.
 
-use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, FailureRate, S3Error};
+use s3_ops_runtime::{
+    s3_operation, BreakerConfig, CircuitBreaker, FailureRate, RetryPolicy, S3Error,
+};
 
 use crate::{body, BUCKET};
 
@@ -13,6 +15,8 @@ pub struct Annotated {
     // design's shape.
     #[allow(dead_code)]
     download_circuit: CircuitBreaker,
+    /// The policy of [`put_policy`](Self::put_policy): the default, given at run time.
+    retry: RetryPolicy,
 }
 
 impl Annotated {
@@ -27,6 +31,7 @@ impl Annotated {
             bucket: BUCKET.to_owned(),
             upload_circuit,
             download_circuit: CircuitBreaker::new("s3-download"),
+            retry: RetryPolicy::DEFAULT,
         }
     }
 
@@ -87,6 +92,19 @@ impl Annotated {
     }
 }
 
+impl Annotated {
+    /// [`put`](Self::put) with its retry policy given at run time (`retry = self.retry`) rather
+    /// than by the attribute's literals: what reading it from the environment costs per call.
+    ///
+    /// # Errors
+    ///
+    /// The body's, or the circuit's refusal.
+    #[s3_operation(class = "upload", op = "put_object", bucket = self.bucket, retry = self.retry)]
+    pub async fn put_policy(&self, x: u64) -> Result<u64, S3Error> {
+        body(x)
+    }
+}
+
 impl Default for Annotated {
     fn default() -> Self {
         Self::new()
@@ -131,6 +149,15 @@ mod tests {
             assert_eq!(total(OperationResult::Success), ok + 1);
             assert_eq!(attempts(), a1 + 1);
             assert_eq!(observed(), obs + 1);
+            assert_eq!(svc.put_policy(7).await.unwrap(), 7);
+            assert_eq!(
+                total(OperationResult::Success),
+                ok + 2,
+                "the run-time policy's site"
+            );
+            let a1 = a1 + 1;
+            let obs = obs + 1;
+            assert_eq!((attempts(), observed()), (a1 + 1, obs + 1));
 
             let err = total(OperationResult::Error);
             assert_eq!(svc.put(FAIL_CLIENT).await.unwrap_err().status(), Some(403));

@@ -19,6 +19,21 @@
 //! | `AWS_REGION` | default `us-east-1` |
 //! | `S3_OPS_CHECKSUMS` | `when_required` for Ceph RGW, Garage and others that refuse streamed uploads sent aws-chunked; `when_supported` (default) otherwise |
 //!
+//! The breakers and retries read theirs with [`storage_config_from_env`]: under
+//! [`UPLOAD_PREFIX`] (`S3_OPS_UPLOAD_`) for writes and [`DOWNLOAD_PREFIX`] (`S3_OPS_DOWNLOAD_`)
+//! for reads, the variables of `BreakerConfig::from_env` and `RetryPolicy::from_env`:
+//!
+//! | variable (after the prefix) | example | meaning |
+//! |---|---|---|
+//! | `FAILURE_THRESHOLD` | `5` | consecutive failed calls that open the circuit |
+//! | `SUCCESS_THRESHOLD` | `2` | successful half-open probes that close it |
+//! | `OPEN_TIMEOUT` | `5s` | how long it stays open before probing |
+//! | `HALF_OPEN_MAX_CALLS` | `1` | probes at once |
+//! | `RETRY_BUDGET` | `500`, `unlimited` | retry tokens shared by the circuit's calls |
+//! | `FAILURE_RATE` | `50%/100/20`, `off` | also open when that share of the last calls failed |
+//! | `MAX_ATTEMPTS` | `3` | attempts per call, 1 to 100 |
+//! | `BASE_DELAY`, `MAX_DELAY` | `1s`, `30s` | backoff start and cap |
+//!
 //! A custom endpoint is addressed path style (`{endpoint}/{bucket}/{key}`), which every
 //! S3-compatible server supports.
 
@@ -30,9 +45,11 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
 use s3_ops_runtime::client::{configure, ClientOptions};
+use s3_ops_runtime::ConfigError;
 use s3_ops_testkit::{Faults, S3Server};
 
 use crate::url::Endpoint;
+use crate::StorageConfig;
 
 /// `AWS_ENDPOINT_URL`
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
@@ -48,6 +65,57 @@ pub const REGION_VAR: &str = "AWS_REGION";
 pub const CHECKSUMS_VAR: &str = "S3_OPS_CHECKSUMS";
 /// The region when `AWS_REGION` is unset.
 pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The prefix of the variables of writes' breaker and retries: `S3_OPS_UPLOAD_OPEN_TIMEOUT=5s`.
+pub const UPLOAD_PREFIX: &str = "S3_OPS_UPLOAD_";
+/// The prefix of the variables of reads' breaker and retries: `S3_OPS_DOWNLOAD_MAX_ATTEMPTS=5`.
+pub const DOWNLOAD_PREFIX: &str = "S3_OPS_DOWNLOAD_";
+
+/// `config`, with the breakers' thresholds and the retry policies the process environment sets
+/// under [`UPLOAD_PREFIX`] and [`DOWNLOAD_PREFIX`] instead (unset variables keep `config`'s
+/// values).
+///
+/// ```
+/// use s3_ops_examples::{setup, StorageConfig};
+///
+/// // S3_OPS_UPLOAD_OPEN_TIMEOUT=5s S3_OPS_DOWNLOAD_MAX_ATTEMPTS=5 cargo run --example storage_service
+/// let config = setup::storage_config_from_env(StorageConfig::default())?;
+/// # Ok::<(), s3_ops_runtime::ConfigError>(())
+/// ```
+///
+/// # Errors
+///
+/// A variable set to a value that is not understood, named with its value.
+pub fn storage_config_from_env(config: StorageConfig) -> Result<StorageConfig, ConfigError> {
+    // A value that is not UTF-8 is kept, lossily, to be reported rather than taken for unset.
+    storage_config_from_vars(config, |name| {
+        std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+    })
+}
+
+/// [`storage_config_from_env`], reading variables through `lookup` (for tests).
+///
+/// # Errors
+///
+/// As [`storage_config_from_env`].
+pub fn storage_config_from_vars(
+    config: StorageConfig,
+    mut lookup: impl FnMut(&str) -> Option<String>,
+) -> Result<StorageConfig, ConfigError> {
+    Ok(StorageConfig {
+        upload_breaker: config
+            .upload_breaker
+            .with_vars(UPLOAD_PREFIX, &mut lookup)?,
+        upload_retry: config.upload_retry.with_vars(UPLOAD_PREFIX, &mut lookup)?,
+        download_breaker: config
+            .download_breaker
+            .with_vars(DOWNLOAD_PREFIX, &mut lookup)?,
+        download_retry: config
+            .download_retry
+            .with_vars(DOWNLOAD_PREFIX, &mut lookup)?,
+        ..config
+    })
+}
 
 /// The client options the services are meant for: SDK retries off, 10 s per attempt, 3 s to
 /// connect.
@@ -282,6 +350,26 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn breakers_and_retries_read_their_prefixes() {
+        let base = StorageConfig::default();
+        let config = storage_config_from_vars(
+            base.clone(),
+            lookup(&[
+                ("S3_OPS_UPLOAD_OPEN_TIMEOUT", "5s"),
+                ("S3_OPS_DOWNLOAD_MAX_ATTEMPTS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.upload_breaker.open_timeout, Duration::from_secs(5));
+        assert_eq!(config.download_breaker, base.download_breaker);
+        assert_eq!(config.download_retry.max_attempts, 5);
+        assert_eq!(config.upload_retry.max_attempts, 3);
+        let err = storage_config_from_vars(base, lookup(&[("S3_OPS_UPLOAD_OPEN_TIMEOUT", "5")]))
+            .unwrap_err();
+        assert_eq!(err.setting(), "S3_OPS_UPLOAD_OPEN_TIMEOUT");
     }
 
     #[test]

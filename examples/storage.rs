@@ -21,7 +21,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, S3Error, S3ErrorKind};
+use s3_ops_runtime::{
+    s3_operation, BreakerConfig, CircuitBreaker, RetryPolicy, S3Error, S3ErrorKind,
+};
 
 use crate::error::StorageError;
 use crate::format::ResultFormat;
@@ -40,8 +42,10 @@ pub const RESULT_CACHE_CONTROL: &str = "public, max-age=31536000";
 /// `Content-Type` of extracted images.
 pub const IMAGE_CONTENT_TYPE: &str = "image/png";
 
-/// How a [`StorageService`] is set up. `Default` gives the original recipe's values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How a [`StorageService`] is set up. `Default` gives the original recipe's values;
+/// [`setup::storage_config_from_env`](crate::setup::storage_config_from_env) reads the breakers'
+/// and retries' settings from the environment.
+#[derive(Clone, Debug)]
 pub struct StorageConfig {
     /// Where uploaded documents wait for processing (default `s3-ops-temp`).
     pub temp_bucket: String,
@@ -51,6 +55,10 @@ pub struct StorageConfig {
     pub upload_breaker: BreakerConfig,
     /// The `s3-download` breaker's thresholds (default: 5 failures open it for 60 s).
     pub download_breaker: BreakerConfig,
+    /// How writes are retried (default: 3 attempts, 1 s then 2 s backoff, with jitter).
+    pub upload_retry: RetryPolicy,
+    /// How reads are retried (default: as writes).
+    pub download_retry: RetryPolicy,
     /// The largest document accepted, in bytes (default
     /// [`DEFAULT_MAX_DOCUMENT_SIZE`](validate::DEFAULT_MAX_DOCUMENT_SIZE), 50 MiB).
     pub max_document_size: usize,
@@ -63,6 +71,8 @@ impl Default for StorageConfig {
             results_bucket: "s3-ops-results".to_owned(),
             upload_breaker: BreakerConfig::default(),
             download_breaker: BreakerConfig::default(),
+            upload_retry: RetryPolicy::DEFAULT,
+            download_retry: RetryPolicy::DEFAULT,
             max_document_size: validate::DEFAULT_MAX_DOCUMENT_SIZE,
         }
     }
@@ -109,6 +119,8 @@ pub struct StorageService {
     max_document_size: usize,
     upload_circuit: CircuitBreaker,
     download_circuit: CircuitBreaker,
+    upload_retry: RetryPolicy,
+    download_retry: RetryPolicy,
 }
 
 impl fmt::Debug for StorageService {
@@ -120,6 +132,8 @@ impl fmt::Debug for StorageService {
             .field("max_document_size", &self.max_document_size)
             .field("upload_circuit", &self.upload_circuit)
             .field("download_circuit", &self.download_circuit)
+            .field("upload_retry", &self.upload_retry)
+            .field("download_retry", &self.download_retry)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +159,8 @@ impl StorageService {
                 DOWNLOAD_CIRCUIT,
                 config.download_breaker,
             ),
+            upload_retry: config.upload_retry,
+            download_retry: config.download_retry,
         }
     }
 
@@ -181,6 +197,16 @@ impl StorageService {
     /// The breaker of reads, `s3-download`.
     pub fn download_circuit(&self) -> &CircuitBreaker {
         &self.download_circuit
+    }
+
+    /// How writes are retried.
+    pub fn upload_retry(&self) -> &RetryPolicy {
+        &self.upload_retry
+    }
+
+    /// How reads are retried.
+    pub fn download_retry(&self) -> &RetryPolicy {
+        &self.download_retry
     }
 
     /// Creates the temp and results buckets if they do not exist (`head_bucket`, then
@@ -241,7 +267,7 @@ impl StorageService {
     ///
     /// The download's failure after its attempts (`NoSuchKey` is not retried and does not count
     /// against the breaker), or a refusal of the open `s3-download` circuit.
-    #[s3_operation(class = "download", op = "get_object", bucket = self.temp_bucket)]
+    #[s3_operation(class = "download", op = "get_object", bucket = self.temp_bucket, retry = self.download_retry)]
     pub async fn download_temp_file(&self, key: &str) -> Result<Bytes, StorageError> {
         let object = self
             .client
@@ -317,7 +343,7 @@ impl StorageService {
     /// # Errors
     ///
     /// Any other failure after its attempts, or a refusal of the open `s3-download` circuit.
-    #[s3_operation(class = "download", op = "head_object", bucket = self.results_bucket)]
+    #[s3_operation(class = "download", op = "head_object", bucket = self.results_bucket, retry = self.download_retry)]
     pub async fn file_exists(&self, key: &str) -> Result<bool, StorageError> {
         let head = self
             .client
@@ -366,7 +392,7 @@ impl StorageService {
 
     /// One `put_object`, for every write of the service. `body` is cloned per attempt (a
     /// reference count, not a copy).
-    #[s3_operation(class = "upload", op = "put_object", bucket = bucket)]
+    #[s3_operation(class = "upload", op = "put_object", bucket = bucket, retry = self.upload_retry)]
     async fn put_object(
         &self,
         bucket: &str,
@@ -387,7 +413,7 @@ impl StorageService {
         Ok(())
     }
 
-    #[s3_operation(class = "download", op = "head_bucket", bucket = bucket)]
+    #[s3_operation(class = "download", op = "head_bucket", bucket = bucket, retry = self.download_retry)]
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError> {
         match self.client.head_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(true),
@@ -396,7 +422,7 @@ impl StorageService {
         }
     }
 
-    #[s3_operation(class = "upload", op = "create_bucket", bucket = bucket)]
+    #[s3_operation(class = "upload", op = "create_bucket", bucket = bucket, retry = self.upload_retry)]
     async fn create_bucket(&self, bucket: &str) -> Result<(), StorageError> {
         // us-east-1 is the default location and refuses to be named as a constraint.
         let location = self

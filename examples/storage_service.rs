@@ -16,14 +16,23 @@
 //!    half-open probe reopens it, two probes after recovery close it, and cleanup keeps
 //!    reaching S3 throughout (on an external server the outage is simulated by opening the
 //!    breaker by hand);
-//! 5. prints what `/metrics`, the breakers and its own measurements saw; with `--serve` it keeps
+//! 5. browns S3 out (half of the requests fail): a circuit with a failure-rate rule opens, one
+//!    with the default consecutive rule is left to chance; then holds a circuit open, disables
+//!    it and releases it as an admin endpoint would;
+//! 6. prints what `/metrics`, the breakers and its own measurements saw; with `--serve` it keeps
 //!    serving `/metrics` afterwards (`--metrics-addr` fixes its address), for a Prometheus to
 //!    scrape.
 //!
 //! The breakers' open timeout is 2 s here instead of 60 s, so the demo does not wait a minute.
+//! The breakers' and retries' settings are read from the environment before anything starts
+//! (`S3_OPS_UPLOAD_*` for writes, `S3_OPS_DOWNLOAD_*` for reads, see `setup.rs`):
+//! `S3_OPS_UPLOAD_OPEN_TIMEOUT=5s cargo run --example storage_service`. A value that is not
+//! understood stops it with the variable named, exit status 2.
 //! `RUST_LOG` filters the log lines (default `warn,s3_ops::breaker=info,s3s=off`: retries,
 //! failures and breaker transitions; `RUST_LOG=info,s3s=off` adds a line per request).
 
+#[path = "storage_service/brown_out.rs"]
+mod brown_out;
 #[path = "storage_service/cli.rs"]
 mod cli;
 #[path = "storage_service/http.rs"]
@@ -52,9 +61,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use s3_ops_examples::{setup, S3CleanupService, StorageConfig, StorageService};
+use s3_ops_examples::{keys, setup, ResultFormat, S3CleanupService, StorageConfig, StorageService};
 use s3_ops_runtime::metrics::MetricsServer;
-use s3_ops_runtime::BreakerConfig;
+use s3_ops_runtime::{BreakerConfig, ConfigError};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::EnvFilter;
@@ -82,8 +91,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Settings first: a bad one stops the program before it binds, connects or logs anything.
+    let config = match storage_config(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     init_tracing(started);
-    match run(args, started).await {
+    match run(args, config, started).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -113,22 +130,34 @@ impl FormatTime for Uptime {
     }
 }
 
-/// The whole demo; `Ok(false)` when something did not go as it should.
-async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> {
-    let metrics = MetricsServer::bind(args.metrics_addr.as_str()).await?;
-    let metrics_url = format!("http://{}/metrics", metrics.local_addr());
-    let s3 = setup::connect(&setup::client_options()).await?;
-
+/// The services' settings: the demo's defaults, then what the environment sets.
+fn storage_config(args: &cli::Args) -> Result<StorageConfig, ConfigError> {
     let defaults = StorageConfig::default();
     let config = StorageConfig {
-        temp_bucket: args.temp_bucket.unwrap_or(defaults.temp_bucket),
-        results_bucket: args.results_bucket.unwrap_or(defaults.results_bucket),
+        temp_bucket: args.temp_bucket.clone().unwrap_or(defaults.temp_bucket),
+        results_bucket: args
+            .results_bucket
+            .clone()
+            .unwrap_or(defaults.results_bucket),
         ..defaults
     }
     .with_breakers(BreakerConfig {
         open_timeout: DEMO_OPEN_TIMEOUT,
         ..BreakerConfig::default()
     });
+    setup::storage_config_from_env(config)
+}
+
+/// The whole demo; `Ok(false)` when something did not go as it should.
+async fn run(
+    args: cli::Args,
+    config: StorageConfig,
+    started: Instant,
+) -> Result<bool, Box<dyn Error>> {
+    let metrics = MetricsServer::bind(args.metrics_addr.as_str()).await?;
+    let metrics_url = format!("http://{}/metrics", metrics.local_addr());
+    let s3 = setup::connect(&setup::client_options()).await?;
+
     let storage = StorageService::new(s3.client.clone(), s3.endpoint.clone(), config);
     let cleanup = S3CleanupService::new(s3.client.clone(), storage.temp_bucket());
     let faults = s3.faults();
@@ -141,10 +170,24 @@ async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> 
         storage.temp_bucket(),
         storage.results_bucket()
     );
-    let breaker = storage.upload_circuit().config();
+    for (circuit, retry) in [
+        (storage.upload_circuit(), storage.upload_retry()),
+        (storage.download_circuit(), storage.download_retry()),
+    ] {
+        let breaker = circuit.config();
+        println!(
+            "  {:<11} open after {} failed calls, for {:?}; {} successful probes close it; {} attempts a call, backoff {:?} up to {:?}",
+            circuit.name(),
+            breaker.failure_threshold,
+            breaker.open_timeout,
+            breaker.success_threshold,
+            retry.max_attempts,
+            retry.base_delay,
+            retry.max_delay
+        );
+    }
     println!(
-        "  breakers  s3-upload, s3-download: open after {} failed calls, for {:?}; {} successful probes close them",
-        breaker.failure_threshold, breaker.open_timeout, breaker.success_threshold
+        "            (S3_OPS_UPLOAD_* and S3_OPS_DOWNLOAD_* variables change these: see --help)"
     );
     storage.ensure_buckets().await?;
 
@@ -189,7 +232,20 @@ async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> 
         println!("  UNEXPECTED: {unexpected}");
     }
 
-    section("5. Summary");
+    section("5. Brown-out, and the operator's switches");
+    let brown_out = brown_out::run(
+        &s3.client,
+        storage.results_bucket(),
+        &keys::result("job-00000", ResultFormat::Markdown),
+        faults,
+        &metrics_url,
+    )
+    .await;
+    if let Err(unexpected) = &brown_out {
+        println!("  UNEXPECTED: {unexpected}");
+    }
+
+    section("6. Summary");
     let scrape = http::get(&metrics_url).await?;
     let exposition = String::from_utf8_lossy(&scrape.body);
     let injected = faults.map(|f| f.injected());
@@ -208,7 +264,7 @@ async fn run(args: cli::Args, started: Instant) -> Result<bool, Box<dyn Error>> 
         serve::until_interrupted(&metrics_url).await?;
     }
     metrics.shutdown().await;
-    Ok(outcome.failed.is_empty() && outage.is_ok())
+    Ok(outcome.failed.is_empty() && outage.is_ok() && brown_out.is_ok())
 }
 
 fn section(title: &str) {

@@ -22,7 +22,12 @@ options:
 environment:
   RUST_LOG               log filter (default: warn,s3_ops::breaker=info,s3s=off)
   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-  S3_OPS_CHECKSUMS=when_required   use an S3-compatible server instead of the embedded one";
+  S3_OPS_CHECKSUMS=when_required   use an S3-compatible server instead of the embedded one
+  S3_OPS_UPLOAD_*, S3_OPS_DOWNLOAD_*   the breaker and retries of writes and of reads:
+                         FAILURE_THRESHOLD, SUCCESS_THRESHOLD, OPEN_TIMEOUT (5s),
+                         HALF_OPEN_MAX_CALLS, RETRY_BUDGET (500, unlimited),
+                         FAILURE_RATE (50%/100/20, off), MAX_ATTEMPTS, BASE_DELAY, MAX_DELAY
+                         e.g. S3_OPS_UPLOAD_OPEN_TIMEOUT=5s (default 2s in this demo)";
 
 /// What to run.
 #[derive(Debug)]

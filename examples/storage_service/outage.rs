@@ -50,8 +50,10 @@ async fn injected(
     let threshold = circuit.config().failure_threshold;
     faults.outage();
     println!("  faults().outage(): every request is now answered 503 ServiceUnavailable");
+    let retry = storage.upload_retry();
     println!(
-        "  {threshold} uploads in flight, each making 3 attempts (backoff ~1 s, then ~2 s) before giving up:"
+        "  {threshold} uploads in flight, each making {} attempts (backoff from {:?}, jittered) before giving up:",
+        retry.max_attempts, retry.base_delay
     );
     let started = Instant::now();
     let mut uploads = JoinSet::new();
@@ -108,7 +110,8 @@ async fn injected(
         return Err("the probe succeeded during the outage".into());
     }
     println!(
-        "  -> the probe failed after 3 attempts in {:.1}s; circuit s3-upload is {}",
+        "  -> the probe failed after {} attempts in {:.1}s; circuit s3-upload is {}",
+        storage.upload_retry().max_attempts,
         took.as_secs_f64(),
         describe(storage)
     );

@@ -19,8 +19,9 @@ pub(crate) const BASE_DELAY: &str = "base_delay";
 pub(crate) const MAX_DELAY: &str = "max_delay";
 pub(crate) const TIMEOUT: &str = "timeout";
 pub(crate) const DEADLINE: &str = "deadline";
+pub(crate) const RETRY: &str = "retry";
 
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     CLASS,
     OP,
     BUCKET,
@@ -30,6 +31,7 @@ const ALL: [&str; 9] = [
     MAX_DELAY,
     TIMEOUT,
     DEADLINE,
+    RETRY,
 ];
 
 /// A value and the span of the token it came from.
@@ -56,6 +58,8 @@ pub(crate) struct Args {
     pub(crate) max_delay: Option<Spanned<u64>>,
     pub(crate) timeout: Option<Spanned<u64>>,
     pub(crate) deadline: Option<Spanned<u64>>,
+    /// A retry policy given at run time, instead of `max_attempts` and the delays.
+    pub(crate) retry: Option<Expr>,
 }
 
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
@@ -88,6 +92,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             MAX_DELAY => set(&mut args.max_delay, duration(&key, &value, errors)),
             TIMEOUT => set(&mut args.timeout, duration(&key, &value, errors)),
             DEADLINE => set(&mut args.deadline, duration(&key, &value, errors)),
+            RETRY => set(&mut args.retry, Some(value)),
             _ => {
                 errors.error(key_span, unknown_argument(&key));
                 false

@@ -33,6 +33,15 @@
 //! }
 //! ```
 //!
+//! With `retry = <expr>`, the call begins under a copy of that policy instead of the site's
+//! (taken once into a local, so no borrow of `self` outlives the statement):
+//!
+//! ```text
+//! let __s3_ops_policy = __s3_ops::retry(&(self.upload_retry));
+//! let mut __s3_ops_call = match __s3_ops::Call::begin_with(&__S3_OPS_SITE, &__s3_ops_policy,
+//!     __s3_ops::bucket(&(self.results_bucket)), __s3_ops::circuit(&(self.upload_circuit))) { .. };
+//! ```
+//!
 //! With a `timeout` or a `deadline`, or when the body has a way out the macro cannot see (`attempt.rs` lists
 //! them), the attempt is an `async` block instead, whose `return` and `?` end it as they are:
 //!
@@ -97,6 +106,21 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         Some(expr) => quote_spanned!(expr.span()=> __s3_ops::bucket(&(#expr))),
         None => quote!(""),
     };
+    // `retry = <expr>`: a copy of the policy, taken once into a local the call borrows (no
+    // borrow of `self` across the body); spanned at the expression, so a value that is not a
+    // policy is reported there.
+    let policy_copy = config
+        .retry
+        .as_ref()
+        .map(|expr| quote_spanned!(expr.span()=> let __s3_ops_policy = __s3_ops::retry(&(#expr));));
+    let (begin, begin_unguarded, policy) = match policy_copy {
+        Some(_) => (
+            quote!(begin_with),
+            quote!(begin_unguarded_with),
+            Some(quote!(&__s3_ops_policy,)),
+        ),
+        None => (quote!(begin), quote!(begin_unguarded), None),
+    };
     // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
     // is evaluated again to record the outcome, so no borrow is held across the body.
     let (begin, circuit) = match &config.circuit {
@@ -105,7 +129,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             // The refusal converts to the error type: spanned at the return type, where a
             // missing `From<CircuitOpen>` is reported.
             let begin = quote_spanned! {ret_span=>
-                match __s3_ops::Call::begin(&__S3_OPS_SITE, #bucket, #circuit) {
+                match __s3_ops::Call::#begin(&__S3_OPS_SITE, #policy #bucket, #circuit) {
                     __s3_ops::ResultOk(__s3_ops_call) => __s3_ops_call,
                     __s3_ops::ResultErr(__s3_ops_refused) => return __s3_ops_refused,
                 }
@@ -113,7 +137,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             (begin, circuit)
         }
         None => (
-            quote!(__s3_ops::Call::begin_unguarded(&__S3_OPS_SITE, #bucket)),
+            quote!(__s3_ops::Call::#begin_unguarded(&__S3_OPS_SITE, #policy #bucket)),
             quote!(__s3_ops::OptionNone),
         ),
     };
@@ -164,6 +188,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
             #(#inner_attrs)*
             use ::s3_ops_runtime::__private as __s3_ops;
             #site
+            #policy_copy
             let mut __s3_ops_call = #begin;
             loop {
                 let __s3_ops_result #annotation = #attempt;

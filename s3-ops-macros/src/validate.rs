@@ -72,6 +72,8 @@ pub(crate) struct Config {
     pub(crate) timeout_nanos: Option<u64>,
     /// The whole call's time limit.
     pub(crate) deadline_nanos: Option<u64>,
+    /// The run-time retry policy (`retry = <expr>`), in place of the three above it.
+    pub(crate) retry: Option<Expr>,
     /// Where errors about the error type should point.
     pub(crate) return_span: Span,
 }
@@ -91,6 +93,7 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         report_missing(args::OP),
         errors,
     );
+    check_retry(&args, errors);
     let circuit = check_circuit(class, args.class.as_ref(), args.circuit, sig, errors);
     check_async(sig, errors);
     let return_span = check_return(sig, errors);
@@ -99,7 +102,7 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
     let max_attempts = args.max_attempts.map_or(default_attempts, |n| n.value);
     let base_delay_nanos = args.base_delay.as_ref().map_or(DEFAULT_BASE, |d| d.value);
     let max_delay_nanos = args.max_delay.as_ref().map_or(DEFAULT_MAX, |d| d.value);
-    if base_delay_nanos > max_delay_nanos {
+    if base_delay_nanos > max_delay_nanos && args.retry.is_none() {
         let (span, message) = match (&args.base_delay, &args.max_delay) {
             (Some(base), Some(_)) => (
                 base.span,
@@ -138,8 +141,35 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         max_delay_nanos,
         timeout_nanos: args.timeout.map(|t| t.value),
         deadline_nanos: args.deadline.map(|d| d.value),
+        retry: args.retry,
         return_span: return_span?,
     })
+}
+
+/// `retry = <expr>` is the whole policy: the literal retry arguments would be ignored, so they
+/// are refused next to it, each at its value.
+fn check_retry(args: &Args, errors: &mut Errors) {
+    if args.retry.is_none() {
+        return;
+    }
+    let literals = [
+        (
+            args::MAX_ATTEMPTS,
+            args.max_attempts.as_ref().map(|a| a.span),
+        ),
+        (args::BASE_DELAY, args.base_delay.as_ref().map(|d| d.span)),
+        (args::MAX_DELAY, args.max_delay.as_ref().map(|d| d.span)),
+    ];
+    for (key, span) in literals {
+        if let Some(span) = span {
+            errors.error(
+                span,
+                format!(
+                    "`{key}` cannot be used with `retry`: the `RetryPolicy` given to `retry` decides the attempts and delays; set `{key}` in that policy, or remove `retry`"
+                ),
+            );
+        }
+    }
 }
 
 /// A deadline bounds the whole call, so it is longer than zero and than one attempt's limit.

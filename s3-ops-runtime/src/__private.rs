@@ -7,9 +7,10 @@
 //! trip `unused_qualifications` in the user's crate, and a bare `Ok` could be shadowed there.
 
 pub use crate::call::expansion::{
-    bucket, circuit, site, BucketName, FromAttemptTimeout, FromCircuitOpen,
+    bucket, circuit, retry, site, BucketName, FromAttemptTimeout, FromCircuitOpen,
+    RetryPolicySource,
 };
-pub use crate::call::{Call, Site};
+pub use crate::call::{Call, CallPolicy, Site, SitePolicy};
 pub use core::convert::From as ConvertFrom;
 pub use core::option::Option::None as OptionNone;
 pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};

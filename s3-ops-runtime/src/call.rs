@@ -110,13 +110,41 @@ impl Site {
     }
 }
 
+/// Where a call finds its retry policy: its site's (the attribute's literals, [`SitePolicy`]),
+/// or one of its own, given when it begins (`&RetryPolicy`, `retry = <expr>`).
+pub trait CallPolicy {
+    /// The policy in force.
+    fn policy<'a>(&'a self, site: &'a Site) -> &'a RetryPolicy;
+}
+
+/// The site's policy: nothing to store, so a call of the literal form stays as small as it was.
+#[derive(Clone, Copy, Debug)]
+pub struct SitePolicy;
+
+impl CallPolicy for SitePolicy {
+    #[inline]
+    fn policy<'a>(&'a self, site: &'a Site) -> &'a RetryPolicy {
+        &site.policy
+    }
+}
+
+impl CallPolicy for &RetryPolicy {
+    #[inline]
+    fn policy<'a>(&'a self, _: &'a Site) -> &'a RetryPolicy {
+        self
+    }
+}
+
 /// One call in progress. Dropping it before it is settled (the caller's future was cancelled)
 /// frees a half-open probe slot and counts no result.
 ///
 /// The caller's loop: [`begin`](Self::begin); then for each attempt, run it, return its result
-/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), then return the
-/// same result if [`resume`](Self::resume) says the call ended, else go again.
-pub struct Call<'s> {
+/// if [`settle`](Self::settle) says so, else await [`backoff`](Self::backoff), return the
+/// last result if [`resume`](Self::resume) says so, and go again.
+///
+/// `P` is where the retry policy comes from: the site ([`begin`](Self::begin)), or a policy
+/// of the call's own ([`begin_with`](Call::begin_with)).
+pub struct Call<'s, P = SitePolicy> {
     site: &'s Site,
     series: &'static OpSeries,
     /// [`Ticket::SETTLED`] without a breaker, and once settled.
@@ -132,6 +160,8 @@ pub struct Call<'s> {
     /// The wait before the next attempt in nanoseconds, set when `settle` decides to retry
     /// (8 bytes, not a `Duration`'s 16: the call lives in every annotated method's future).
     delay_nanos: u64,
+    /// Last: zero-sized for [`SitePolicy`].
+    policy: P,
 }
 
 impl<'s> Call<'s> {
@@ -150,6 +180,50 @@ impl<'s> Call<'s> {
         bucket: &str,
         circuit: Option<&CircuitBreaker>,
     ) -> Result<Self, Result<T, E>> {
+        Self::begin_under(site, SitePolicy, bucket, circuit)
+    }
+
+    /// Starts a call without a breaker (cleanup): never refused.
+    #[inline]
+    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
+        Self::started(site, site.series(bucket), Ticket::SETTLED, SitePolicy)
+    }
+}
+
+impl<'s> Call<'s, &'s RetryPolicy> {
+    /// [`Call::begin`] under `policy` instead of the site's (`retry = <expr>`); its attempts
+    /// are clamped to 1…[`retry::MAX_ATTEMPTS`](crate::retry::MAX_ATTEMPTS) as the site's are.
+    /// The call borrows the policy: generated code copies it into a local of the method first,
+    /// so nothing of `self` stays borrowed across the body.
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::begin`].
+    #[inline]
+    pub fn begin_with<T, E: FromCircuitOpen>(
+        site: &'s Site,
+        policy: &'s RetryPolicy,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, Result<T, E>> {
+        Self::begin_under(site, policy, bucket, circuit)
+    }
+
+    /// [`Call::begin_unguarded`] under `policy` instead of the site's.
+    #[inline]
+    pub fn begin_unguarded_with(site: &'s Site, policy: &'s RetryPolicy, bucket: &str) -> Self {
+        Self::started(site, site.series(bucket), Ticket::SETTLED, policy)
+    }
+}
+
+impl<'s, P: CallPolicy> Call<'s, P> {
+    #[inline]
+    fn begin_under<T, E: FromCircuitOpen>(
+        site: &'s Site,
+        policy: P,
+        bucket: &str,
+        circuit: Option<&CircuitBreaker>,
+    ) -> Result<Self, Result<T, E>> {
         let series = site.series(bucket);
         let ticket = match circuit {
             None => Ticket::SETTLED,
@@ -161,17 +235,11 @@ impl<'s> Call<'s> {
                 }
             },
         };
-        Ok(Self::started(site, series, ticket))
-    }
-
-    /// Starts a call without a breaker (cleanup): never refused.
-    #[inline]
-    pub fn begin_unguarded(site: &'s Site, bucket: &str) -> Self {
-        Self::started(site, site.series(bucket), Ticket::SETTLED)
+        Ok(Self::started(site, series, ticket, policy))
     }
 
     #[inline]
-    fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket) -> Self {
+    fn started(site: &'s Site, series: &'static OpSeries, ticket: Ticket, policy: P) -> Self {
         let shard = thread_shard();
         // The first attempt, through the series it holds; retries look theirs up.
         series.first_attempt.counter.inc_at(shard);
@@ -185,7 +253,14 @@ impl<'s> Call<'s> {
             // Truncating is harmless: the index is masked to the number of shards where used.
             shard: shard as u32,
             delay_nanos: 0,
+            policy,
         }
+    }
+
+    /// The retry policy in force.
+    #[inline]
+    fn policy(&self) -> &RetryPolicy {
+        self.policy.policy(self.site)
     }
 
     /// The wait before the next attempt, as `settle` chose it: tokio's `Sleep`, a concrete
@@ -274,14 +349,12 @@ impl<'s> Call<'s> {
     #[inline(never)]
     fn settle_err<E: Classify>(&mut self, err: &E, circuit: Option<&CircuitBreaker>) -> bool {
         let class = err.classify();
-        if !class.is_retryable() || u32::from(self.attempt) >= self.site.policy.max_attempts {
+        let policy = self.policy();
+        if !class.is_retryable() || u32::from(self.attempt) >= policy.attempts() {
             self.end(err, class, circuit);
             return true;
         }
-        let delay = self
-            .site
-            .policy
-            .delay(u32::from(self.attempt), err.retry_after());
+        let delay = policy.delay(u32::from(self.attempt), err.retry_after());
         let cost = retry_cost(err);
         let skipped = if circuit.is_some_and(|c| !c.admits_retry(&self.ticket)) {
             Some(SkippedRetry::CircuitOpen)
@@ -369,7 +442,7 @@ impl<'s> Call<'s> {
             operation = self.site.operation,
             bucket = &*self.series.bucket,
             attempt = self.attempt,
-            max_attempts = self.site.policy.max_attempts,
+            max_attempts = self.policy().attempts(),
             delay_ms = delay.as_millis() as u64,
             error_class = ?err.classify(),
             error_code = error_code(err),

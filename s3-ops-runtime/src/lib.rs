@@ -51,6 +51,9 @@
 //!
 //! - `aws-sdk-s3`: [`client::configure`], an `aws_sdk_s3` client set up for s3-ops.
 //! - `metrics-server`: `metrics::MetricsServer`, `GET /metrics` on an address you choose.
+//! - `serde`: `Deserialize` for [`BreakerConfig`], [`FailureRate`] and [`RetryPolicy`], with
+//!   durations written `"250ms"` (they also read the environment without it:
+//!   [`BreakerConfig::from_env`], [`RetryPolicy::from_env`]).
 
 #![warn(missing_docs)]
 // docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get an "Available on crate
@@ -63,6 +66,7 @@ pub mod classify;
 #[cfg(feature = "aws-sdk-s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk-s3")))]
 pub mod client;
+mod config;
 mod error;
 pub mod metrics;
 mod operation;
@@ -76,6 +80,7 @@ pub use breaker::{
     BreakerConfig, BreakerOverride, BreakerStats, CircuitBreaker, CircuitState, FailureRate, Permit,
 };
 pub use classify::{classify_s3, BreakerVerdict, Classify, ErrorClass};
+pub use config::ConfigError;
 pub use error::{AttemptTimeout, CircuitOpen, S3Error, S3ErrorKind};
 pub use operation::{Operation, OperationClass};
 pub use retry::RetryPolicy;

@@ -8,6 +8,8 @@
 //! - open: refuses calls, reporting the time left, until `open_timeout` after it opened;
 //! - half-open (from then on, without any call): admits `half_open_max_calls` probes at once,
 //!   `success_threshold` successes close it, any failure reopens it with a new deadline;
+//! - new thresholds (`reconfigure`) apply from the next outcome on, in whatever state the circuit
+//!   is: an open circuit keeps its deadline, counts and probes in flight are kept;
 //! - a call reports to the state it was admitted in: if the circuit has changed state since,
 //!   its outcome is ignored (late failures do not extend the deadline); a permit dropped
 //!   without an outcome only frees its probe slot.
@@ -47,6 +49,8 @@ enum Op {
     AdvanceToDeadline,
     /// Advance to 1 ms before the open deadline (nothing when not open).
     AdvanceToJustBefore,
+    /// New thresholds, while calls may be in flight.
+    Reconfigure(BreakerConfig),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,6 +238,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::AdvanceTimeout),
         1 => Just(Op::AdvanceToDeadline),
         1 => Just(Op::AdvanceToJustBefore),
+        1 => config().prop_map(Op::Reconfigure),
     ]
 }
 
@@ -312,6 +317,10 @@ async fn check(config: BreakerConfig, ops: Vec<Op>) -> Result<(), TestCaseError>
                 breaker.force_open();
                 model.tick();
                 model.open();
+            }
+            Op::Reconfigure(config) => {
+                breaker.reconfigure(config.clone());
+                model.config = config;
             }
             Op::AdvanceMs(ms) => advance_by = Some(ms * MS),
             Op::AdvanceTimeout => advance_by = Some(model.timeout()),

@@ -46,6 +46,7 @@ pass_files! {
     error_types = "pass/error-types.rs",
     generics_and_lifetimes = "pass/generics-and-lifetimes.rs",
     receivers = "pass/receivers.rs",
+    retry_policy = "pass/retry-policy.rs",
     shadowing = "pass/shadowing.rs",
     timeout = "pass/timeout.rs",
     trait_methods = "pass/trait-methods.rs",

@@ -168,3 +168,161 @@ fn loom_success_fast_path_does_not_lose_a_failure() {
         }
     });
 }
+
+/// A breaker with a closed circuit one failure short of opening, whose open timeout is an hour.
+fn one_failure_short() -> CircuitBreaker {
+    let breaker = CircuitBreaker::with_config(
+        "loom",
+        BreakerConfig {
+            failure_threshold: 2,
+            open_timeout: Duration::from_secs(3600),
+            ..BreakerConfig::default()
+        },
+    );
+    breaker.record_failure();
+    breaker
+}
+
+/// `reconfigure` racing a failure: neither is lost. The failure counted before the race and the
+/// racing one open the circuit under the old threshold and under the new (also 2), whatever
+/// the order; a reconfiguration that reset the count would leave it closed.
+#[test]
+fn loom_reconfigure_loses_no_outcome() {
+    loom::model(|| {
+        let breaker = Arc::new(one_failure_short());
+        let permit = breaker.admit().expect("closed");
+        let failing = {
+            let breaker = breaker.clone();
+            thread::spawn(move || permit.settle(&breaker, Outcome::Failure))
+        };
+        let tuning = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                breaker.reconfigure(BreakerConfig {
+                    failure_threshold: 2,
+                    success_threshold: 3,
+                    open_timeout: Duration::from_secs(7200),
+                    ..BreakerConfig::default()
+                })
+            })
+        };
+        failing.join().unwrap();
+        tuning.join().unwrap();
+        assert_eq!(
+            breaker.state(),
+            CircuitState::Open,
+            "the racing failure was lost"
+        );
+        assert_eq!(breaker.stats().opened, 1);
+        assert_eq!(
+            breaker.config().success_threshold,
+            3,
+            "the new thresholds were lost"
+        );
+    });
+}
+
+/// Two calls admitted while closed fail while the threshold is lowered: the circuit opens once.
+/// The second failure reports to the closed state that admitted it, which the first one ended,
+/// so it is ignored whether it comes before or after the new threshold.
+#[test]
+fn loom_reconfigure_does_not_open_twice() {
+    loom::model(|| {
+        let breaker = Arc::new(one_failure_short());
+        let first = breaker.admit().expect("closed");
+        let second = breaker.admit().expect("closed");
+        let failures: Vec<_> = [first, second]
+            .into_iter()
+            .map(|ticket| {
+                let breaker = breaker.clone();
+                thread::spawn(move || ticket.settle(&breaker, Outcome::Failure))
+            })
+            .collect();
+        let tuning = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                breaker.reconfigure(BreakerConfig {
+                    failure_threshold: 1,
+                    open_timeout: Duration::from_secs(3600),
+                    ..BreakerConfig::default()
+                })
+            })
+        };
+        for t in failures {
+            t.join().unwrap();
+        }
+        tuning.join().unwrap();
+        assert_eq!(breaker.state(), CircuitState::Open);
+        assert_eq!(breaker.stats().opened, 1, "opened twice");
+    });
+}
+
+/// An open circuit keeps the deadline it was given when the open timeout changes under it: a
+/// call racing the change is refused (a zero timeout applied to it would half-open the
+/// circuit at once), and the deadline reads the same before and after.
+#[test]
+fn loom_reconfigure_keeps_an_open_circuit_s_deadline() {
+    loom::model(|| {
+        let breaker = Arc::new(one_failure_short());
+        breaker.record_failure();
+        assert_eq!(breaker.state(), CircuitState::Open);
+        let deadline = breaker.inner.open_until.load(Ordering::SeqCst);
+        let caller = {
+            let breaker = breaker.clone();
+            thread::spawn(move || breaker.acquire().map(drop).is_err())
+        };
+        let tuning = {
+            let breaker = breaker.clone();
+            thread::spawn(move || {
+                breaker.reconfigure(BreakerConfig {
+                    open_timeout: Duration::ZERO,
+                    ..BreakerConfig::default()
+                })
+            })
+        };
+        assert!(
+            caller.join().unwrap(),
+            "a call went through an open circuit"
+        );
+        tuning.join().unwrap();
+        assert_eq!(breaker.state(), CircuitState::Open);
+        assert_eq!(
+            breaker.inner.open_until.load(Ordering::SeqCst),
+            deadline,
+            "the deadline moved"
+        );
+        assert_eq!(breaker.stats().opened, 1);
+    });
+}
+
+/// Probes in flight when `half_open_max_calls` shrinks still give their slots back: once they
+/// are done, a probe is admitted again.
+#[test]
+fn loom_reconfigure_while_probing_leaks_no_slot() {
+    loom::model(|| {
+        let breaker = Arc::new(half_open(2, 5));
+        let first = breaker.admit().expect("first probe");
+        let second = breaker.admit().expect("second probe");
+        let done: Vec<_> = [(first, Outcome::Success), (second, Outcome::Release)]
+            .into_iter()
+            .map(|(ticket, outcome)| {
+                let breaker = breaker.clone();
+                thread::spawn(move || ticket.settle(&breaker, outcome))
+            })
+            .collect();
+        breaker.reconfigure(BreakerConfig {
+            failure_threshold: 2,
+            success_threshold: 5,
+            open_timeout: Duration::ZERO,
+            half_open_max_calls: 1,
+            ..BreakerConfig::default()
+        });
+        for t in done {
+            t.join().unwrap();
+        }
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+        let probe = breaker.acquire().expect("a slot leaked");
+        assert!(breaker.acquire().is_err(), "the new limit is one probe");
+        drop(probe);
+    });
+}

@@ -30,6 +30,7 @@ use crate::retry::budget::RetryBudget;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use machine::{Admission, Machine, Nanos, Transitions, Word};
 
+pub(crate) use config::MAX_WINDOW_CALLS;
 pub use config::{BreakerConfig, FailureRate};
 pub use machine::BreakerOverride;
 pub(crate) use machine::Outcome as BreakerOutcome;

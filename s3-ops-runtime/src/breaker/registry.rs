@@ -1,17 +1,11 @@
 //! The breakers alive in the process, for whoever reports on them (the metrics collector):
 //! each breaker adds itself here, and nothing here knows who reads it.
-//!
-//! Under loom, whose `Arc` has no `Weak`, no breaker is listed: the reports are not part of the
-//! models.
 
 #[cfg(not(s3_ops_loom))]
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Mutex, PoisonError, Weak};
 
-#[cfg(not(s3_ops_loom))]
-use super::Inner;
-use super::{BreakerOverride, CircuitState};
-#[cfg(not(s3_ops_loom))]
-use crate::sync::lock;
+use super::{BreakerOverride, CircuitState, Inner};
+use crate::sync::{lock, Arc};
 
 #[cfg(not(s3_ops_loom))]
 static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
@@ -22,6 +16,20 @@ pub(super) fn add(inner: &Arc<Inner>) {
     // Forget breakers that are gone, so creating breakers in a loop stays bounded.
     live.retain(|weak| weak.strong_count() > 0);
     live.push(Arc::downgrade(inner));
+}
+
+/// The breakers alive now.
+#[cfg(not(s3_ops_loom))]
+fn live() -> Vec<Arc<Inner>> {
+    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    live.retain(|weak| weak.strong_count() > 0);
+    live.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Under loom, whose `Arc` has no `Weak`, no breaker registers: the models read no metrics.
+#[cfg(s3_ops_loom)]
+fn live() -> Vec<Arc<Inner>> {
+    Vec::new()
 }
 
 /// What one live breaker reports.
@@ -35,20 +43,9 @@ pub(crate) struct BreakerReport {
 }
 
 /// A report of every live breaker, in no particular order.
-#[cfg(s3_ops_loom)]
 pub(crate) fn reports() -> Vec<BreakerReport> {
-    Vec::new()
-}
-
-/// A report of every live breaker, in no particular order.
-#[cfg(not(s3_ops_loom))]
-pub(crate) fn reports() -> Vec<BreakerReport> {
-    let live: Vec<Arc<Inner>> = {
-        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
-        live.retain(|weak| weak.strong_count() > 0);
-        live.iter().filter_map(Weak::upgrade).collect()
-    };
-    live.iter()
+    live()
+        .iter()
         .map(|inner| {
             let (held, transitions) = {
                 let machine = lock(&inner.machine);

@@ -2,6 +2,7 @@
 //! bounds on the method's types, each asked for under a name of its own so that a missing
 //! implementation is reported in the attribute's words.
 
+use core::borrow::Borrow;
 use core::time::Duration;
 
 use super::Site;
@@ -91,6 +92,32 @@ impl<B: AsRef<str> + ?Sized> BucketName for B {
 #[inline]
 pub fn bucket<B: BucketName + ?Sized>(bucket: &B) -> &str {
     bucket.bucket_name()
+}
+
+/// What the `retry` argument may be: anything that borrows as a [`RetryPolicy`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a retry policy",
+    label = "`retry = ...` must borrow as `&s3_ops_runtime::RetryPolicy`",
+    note = "give a `RetryPolicy` expression, such as `retry = self.upload_retry` (a field set from `RetryPolicy::from_env`)"
+)]
+pub trait RetryPolicySource {
+    /// The policy.
+    fn retry_policy(&self) -> &RetryPolicy;
+}
+
+impl<P: Borrow<RetryPolicy> + ?Sized> RetryPolicySource for P {
+    #[inline]
+    fn retry_policy(&self) -> &RetryPolicy {
+        self.borrow()
+    }
+}
+
+/// The `retry` argument, copied into a local of the method: the call borrows the copy, not
+/// the argument, so nothing of `self` stays borrowed across the body (`&mut self` methods and
+/// a policy read through a lock guard work alike).
+#[inline]
+pub fn retry<P: RetryPolicySource + ?Sized>(policy: &P) -> RetryPolicy {
+    *policy.retry_policy()
 }
 
 /// The `circuit` argument, type-checked where it is written, as `Call` takes it (one call
