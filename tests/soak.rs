@@ -771,9 +771,10 @@ async fn fault_soak_loses_nothing_and_reports_everything() {
     }
     faults.fail_rate("*", FaultCode::InternalError, 0.02 / 0.95);
 
-    // No retry budget: every retry a closed circuit allows is made, so a call that ends early
-    // can only have been cut by its circuit opening (checked in `CallCheck::end`). The budget
-    // has storm tests of its own.
+    // No retry budget, for the breakers' calls nor for cleanup's: every retry a closed circuit
+    // allows is made, so a call that ends early can only have been cut by its circuit opening
+    // (checked in `CallCheck::end`). The budget has storm tests of its own.
+    s3_ops_runtime::retry::budget::set_cleanup_budget(None);
     let breaker = BreakerConfig {
         open_timeout: plan.open_timeout,
         retry_budget: None,

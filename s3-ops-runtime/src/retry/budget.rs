@@ -90,8 +90,20 @@ impl RetryBudget {
     }
 }
 
+/// Sets the capacity of the budget shared by calls without a breaker (best-effort cleanup with
+/// `max_attempts` above 1); `None`: unlimited. It starts at [`DEFAULT_RETRY_BUDGET`]. Tokens
+/// spent beyond a smaller capacity are forgotten.
+///
+/// ```
+/// // Cleanup may retry as often as its policy says, whatever else fails.
+/// s3_ops_runtime::retry::budget::set_cleanup_budget(None);
+/// ```
+pub fn set_cleanup_budget(capacity: Option<u32>) {
+    unguarded_budget().set_capacity(capacity);
+}
+
 /// The budget of calls without a breaker (best-effort cleanup that retries): one for the
-/// process, of the default capacity.
+/// process, of the default capacity unless [`set_cleanup_budget`] says otherwise.
 pub(crate) fn unguarded_budget() -> &'static RetryBudget {
     static BUDGET: std::sync::LazyLock<RetryBudget> =
         std::sync::LazyLock::new(|| RetryBudget::new(Some(DEFAULT_RETRY_BUDGET)));
