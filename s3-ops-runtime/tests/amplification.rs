@@ -35,6 +35,12 @@ impl Attempts {
     fn total(&self) -> u32 {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// One attempt, counted, that fails with `SlowDown`.
+    async fn fail(&self) -> Result<(), S3Error> {
+        self.count();
+        Err(slow_down())
+    }
 }
 
 fn breaker(name: &'static str, retry_budget: Option<u32>) -> CircuitBreaker {
@@ -59,13 +65,7 @@ async fn an_empty_budget_ends_a_failing_call_with_its_last_error() {
     let circuit = breaker("budget-runs-out", Some(2 * RETRY_COST));
     let attempts = Attempts::default();
 
-    let err = op
-        .run(&circuit, "b", || async {
-            attempts.count();
-            Err::<(), _>(slow_down())
-        })
-        .await
-        .unwrap_err();
+    let err = op.run(&circuit, "b", || attempts.fail()).await.unwrap_err();
     assert_eq!(err.code(), Some("SlowDown"));
     assert_eq!(
         attempts.total(),
@@ -74,13 +74,7 @@ async fn an_empty_budget_ends_a_failing_call_with_its_last_error() {
     );
     assert_eq!(circuit.retry_tokens(), 0);
 
-    let err = op
-        .run(&circuit, "b", || async {
-            attempts.count();
-            Err::<(), _>(slow_down())
-        })
-        .await
-        .unwrap_err();
+    let err = op.run(&circuit, "b", || attempts.fail()).await.unwrap_err();
     assert_eq!(err.code(), Some("SlowDown"), "the last error, as it was");
     assert_eq!(attempts.total(), 4, "no retry without tokens");
     assert_eq!(metrics::retries_skipped_total(OP, SkippedRetry::Budget), 1);
@@ -136,12 +130,7 @@ async fn an_unlimited_budget_never_skips_a_retry() {
     let circuit = breaker("budget-unlimited", None);
     let attempts = Attempts::default();
     for _ in 0..200 {
-        let _ = op
-            .run(&circuit, "b", || async {
-                attempts.count();
-                Err::<(), _>(slow_down())
-            })
-            .await;
+        let _ = op.run(&circuit, "b", || attempts.fail()).await;
     }
     assert_eq!(attempts.total(), 600);
     assert_eq!(circuit.retry_tokens(), u32::MAX);
@@ -156,12 +145,7 @@ async fn calls_without_a_breaker_share_one_process_wide_budget() {
     // The default capacity, 500 tokens, pays for 100 retries; the calls after that make one
     // attempt each. (Other tests of this binary run no unguarded retries.)
     for _ in 0..150 {
-        let _ = op
-            .run_without_breaker("b", || async {
-                attempts.count();
-                Err::<(), _>(slow_down())
-            })
-            .await;
+        let _ = op.run_without_breaker("b", || attempts.fail()).await;
     }
     assert_eq!(attempts.total(), 150 + 100);
     assert_eq!(metrics::retries_skipped_total(OP, SkippedRetry::Budget), 50);
@@ -207,10 +191,7 @@ async fn a_circuit_that_opens_during_the_backoff_ends_the_call_after_it() {
     let circuit = breaker("recheck-after-backoff", Some(500));
     let attempts = Attempts::default();
 
-    let call = op.run(&circuit, "b", || async {
-        attempts.count();
-        Err::<(), _>(slow_down())
-    });
+    let call = op.run(&circuit, "b", || attempts.fail());
     let trip = async {
         // Half-way through the first backoff (1 s).
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -291,12 +272,7 @@ async fn a_disabled_breaker_still_lets_retries_through() {
     let circuit = breaker("recheck-disabled", Some(500));
     circuit.disable();
     let attempts = Attempts::default();
-    let _ = op
-        .run(&circuit, "b", || async {
-            attempts.count();
-            Err::<(), _>(slow_down())
-        })
-        .await;
+    let _ = op.run(&circuit, "b", || attempts.fail()).await;
     assert_eq!(attempts.total(), 3);
 }
 
@@ -312,13 +288,7 @@ async fn a_backoff_that_would_end_past_the_deadline_is_not_slept() {
     let attempts = Attempts::default();
 
     let start = Instant::now();
-    let err = op
-        .run(&circuit, "b", || async {
-            attempts.count();
-            Err::<(), _>(slow_down())
-        })
-        .await
-        .unwrap_err();
+    let err = op.run(&circuit, "b", || attempts.fail()).await.unwrap_err();
     assert_eq!(err.code(), Some("SlowDown"));
     assert_eq!(attempts.total(), 2);
     assert_eq!(
@@ -389,12 +359,7 @@ async fn attempts_are_capped_and_their_series_created_as_they_happen() {
     let circuit = breaker("attempts-capped", None);
 
     let attempts = Attempts::default();
-    let _ = op
-        .run(&circuit, "b", || async {
-            attempts.count();
-            Err::<(), _>(slow_down())
-        })
-        .await;
+    let _ = op.run(&circuit, "b", || attempts.fail()).await;
     assert_eq!(attempts.total(), MAX_ATTEMPTS);
     assert_eq!(metrics::retry_attempts_total(OP, MAX_ATTEMPTS), 1);
     assert_eq!(metrics::retry_attempts_total(OP, MAX_ATTEMPTS + 1), 0);
