@@ -113,13 +113,19 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
         .retry
         .as_ref()
         .map(|expr| quote_spanned!(expr.span()=> let __s3_ops_policy = __s3_ops::retry(&(#expr));));
+    // The constructors' names carry the return type's span: a missing `From<CircuitOpen>` is
+    // reported against the bound of the constructor, at the token to change.
     let (begin, begin_unguarded, policy) = match policy_copy {
         Some(_) => (
-            quote!(begin_with),
-            quote!(begin_unguarded_with),
+            quote_spanned!(ret_span=> begin_with),
+            quote_spanned!(ret_span=> begin_unguarded_with),
             Some(quote!(&__s3_ops_policy,)),
         ),
-        None => (quote!(begin), quote!(begin_unguarded), None),
+        None => (
+            quote_spanned!(ret_span=> begin),
+            quote_spanned!(ret_span=> begin_unguarded),
+            None,
+        ),
     };
     // `circuit(&expr)`, spanned at the expression, checks its type where the user wrote it. It
     // is evaluated again to record the outcome, so no borrow is held across the body.

@@ -1,7 +1,7 @@
 //! The runtime's modules depend on each other one way only:
 //!
 //! ```text
-//! sync, classify ← error ← retry ← breaker ← metrics ← call ← {operation, __private}
+//! sync, classify ← error ← retry ← breaker ← {metrics, config} ← call ← {operation, __private}
 //! ```
 //!
 //! Read from the sources: each `crate::<module>` a module's files name is a dependency. A
@@ -17,7 +17,8 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["retry"],
     &["breaker"],
-    &["metrics"],
+    // What reads the breakers and the policies: their metrics, their settings.
+    &["metrics", "config"],
     &["call"],
     &["operation", "__private", "client"],
 ];
