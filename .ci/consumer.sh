@@ -45,6 +45,9 @@ rustfmt --edition 2024 --check .ci/consumer/src/main.rs
 step "consumer: package s3-ops-macros and s3-ops-runtime (cargo publish --dry-run)"
 # `--allow-dirty`: this checks the crates as they are on disk, committed or not.
 cargo publish --dry-run --allow-dirty -p s3-ops-macros -p s3-ops-runtime
+# The dry run keeps its `.crate` files in a scratch folder of its own; `cargo package` writes
+# them where they are documented to be (already verified above, so not built again).
+cargo package --no-verify --allow-dirty -p s3-ops-macros -p s3-ops-runtime
 version=$(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "s3-ops-runtime"))')
