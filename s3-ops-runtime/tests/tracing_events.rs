@@ -1,5 +1,6 @@
 //! The attribute's contract ("What one call does", step 5): a `tracing` event on every
-//! breaker transition and every retry, with the operation, attempt, delay and error code. Recorded by a minimal subscriber of the test's own.
+//! breaker transition and every retry, with the operation, attempt, delay and error code.
+//! Recorded by a minimal subscriber of the test's own.
 
 use std::collections::BTreeMap;
 use std::fmt;
