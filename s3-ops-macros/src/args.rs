@@ -20,8 +20,9 @@ pub(crate) const MAX_DELAY: &str = "max_delay";
 pub(crate) const TIMEOUT: &str = "timeout";
 pub(crate) const DEADLINE: &str = "deadline";
 pub(crate) const RETRY: &str = "retry";
+pub(crate) const HEDGE: &str = "hedge";
 
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     CLASS,
     OP,
     BUCKET,
@@ -32,6 +33,7 @@ const ALL: [&str; 10] = [
     TIMEOUT,
     DEADLINE,
     RETRY,
+    HEDGE,
 ];
 
 /// A value and the span of the token it came from.
@@ -60,6 +62,17 @@ pub(crate) struct Args {
     pub(crate) deadline: Option<Spanned<u64>>,
     /// A retry policy given at run time, instead of `max_attempts` and the delays.
     pub(crate) retry: Option<Expr>,
+    /// When a slow read is sent again, and the span of the `hedge` key.
+    pub(crate) hedge: Option<(Spanned<HedgeAfter>, Span)>,
+}
+
+/// When a slow attempt is hedged, as `hedge = "…"` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HedgeAfter {
+    /// A fixed delay, in nanoseconds (more than zero).
+    Delay(u64),
+    /// A percentile of the site's recent latencies, in thousandths (500 to 999).
+    Percentile(u16),
 }
 
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
@@ -93,6 +106,10 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             TIMEOUT => set(&mut args.timeout, duration(&key, &value, errors)),
             DEADLINE => set(&mut args.deadline, duration(&key, &value, errors)),
             RETRY => set(&mut args.retry, Some(value)),
+            HEDGE => set(
+                &mut args.hedge,
+                hedge(&value, errors).map(|hedge| (hedge, key_span)),
+            ),
             _ => {
                 errors.error(key_span, unknown_argument(&key));
                 false
@@ -280,6 +297,59 @@ fn duration(key: &str, value: &Expr, errors: &mut Errors) -> Option<Spanned<u64>
     }
 }
 
+const HEDGE_FORMS: &str = "a duration, like `hedge = \"50ms\"`, or a percentile of the recent attempt latencies from `p50` to `p99.9`, like `hedge = \"p95\"`";
+
+fn hedge(value: &Expr, errors: &mut Errors) -> Option<Spanned<HedgeAfter>> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(literal),
+        ..
+    }) = value
+    else {
+        errors.error(value.span(), format!("`hedge` takes {HEDGE_FORMS}"));
+        return None;
+    };
+    let text = literal.value();
+    let parsed = match text.strip_prefix('p') {
+        Some(percentile) => match parse_permille(percentile) {
+            Some(permille @ 500..=999) => Ok(HedgeAfter::Percentile(permille)),
+            Some(_) => Err(format!(
+                "`hedge = {text:?}` is out of range: a percentile from `p50` to `p99.9` (below the median, most reads would be hedged; at `p100`, none), like `hedge = \"p95\"`"
+            )),
+            None => Err(format!("malformed percentile {text:?}: `hedge` takes {HEDGE_FORMS}")),
+        },
+        None => match parse_duration_nanos(&text) {
+            Some(0) => Err("`hedge` must be longer than zero: every read would be sent twice; use a delay near the slow reads' latency, like `hedge = \"50ms\"`, or a percentile such as `\"p95\"`".to_owned()),
+            Some(nanos) => Ok(HedgeAfter::Delay(nanos)),
+            None => Err(format!("malformed `hedge` {text:?}: `hedge` takes {HEDGE_FORMS}")),
+        },
+    };
+    match parsed {
+        Ok(value) => Some(Spanned {
+            value,
+            span: literal.span(),
+        }),
+        Err(message) => {
+            errors.error(literal.span(), message);
+            None
+        }
+    }
+}
+
+/// `"95"` → 950, `"99.9"` → 999: a whole percentage and at most one decimal, in thousandths.
+fn parse_permille(text: &str) -> Option<u16> {
+    let (whole, tenth) = match text.split_once('.') {
+        Some((whole, tenth)) => (whole, Some(tenth)),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || tenth.is_some_and(|t| t.len() != 1 || !digits(t)) {
+        return None;
+    }
+    let whole: u16 = whole.parse().ok()?;
+    let tenth: u16 = tenth.map_or(Some(0), |t| t.parse().ok())?;
+    Some(whole * 10 + tenth)
+}
+
 /// `"250ms"`, `"1s"`, `"2m"`, `"1h"` → nanoseconds. Whole numbers only: a fraction is easier
 /// to misread than a smaller unit.
 pub(crate) fn parse_duration_nanos(text: &str) -> Option<u64> {
@@ -339,6 +409,18 @@ mod tests {
             "class",
         ] {
             assert!(simple_pairs(&args.parse().unwrap()).is_none(), "{args}");
+        }
+    }
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(parse_permille("95"), Some(950));
+        assert_eq!(parse_permille("99.9"), Some(999));
+        assert_eq!(parse_permille("50"), Some(500));
+        assert_eq!(parse_permille("100"), Some(1000));
+        assert_eq!(parse_permille("0"), Some(0));
+        for bad in ["", "9x", "99.", ".9", "99.99", "-5", "1000", "9 5", "99.x"] {
+            assert_eq!(parse_permille(bad), None, "{bad:?}");
         }
     }
 

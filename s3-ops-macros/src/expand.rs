@@ -84,6 +84,7 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
 use syn::{ReturnType, Type};
 
+use crate::args::HedgeAfter;
 use crate::attempt;
 use crate::function::Function;
 
@@ -150,10 +151,10 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
 
     let result_type = erased_return_type(&sig.output);
     // Inline (a labeled block, `attempt.rs`) whenever possible: it compiles like the plain
-    // method. A per-attempt timeout needs a future to drop, so it keeps the `async` block, as
-    // does a body whose every exit is not visible to the macro.
+    // method. A per-attempt timeout needs a future to drop, and a hedge two futures to race, so
+    // they keep the `async` block, as does a body whose every exit is not visible to the macro.
     let limited = config.timeout_nanos.is_some() || config.deadline_nanos.is_some();
-    let inline = if limited {
+    let inline = if limited || config.hedge.is_some() {
         None
     } else {
         attempt::inline(&body, body_span)
@@ -174,10 +175,12 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
                     #body
                 }
             };
-            let attempt = if limited {
-                quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
-            } else {
-                quote!(#attempt.await)
+            let attempt = match (config.hedge.is_some(), limited) {
+                (true, limited) => hedged_attempt(&attempt, limited, &circuit, ret_span),
+                (false, true) => {
+                    quote_spanned!(ret_span=> __s3_ops_call.with_timeout(#attempt).await)
+                }
+                (false, false) => quote!(#attempt.await),
             };
             (None, attempt)
         }
@@ -219,10 +222,46 @@ fn site(config: &Config) -> TokenStream {
     // 0 is none (the macro rejects a zero `timeout` or `deadline`).
     let timeout = config.timeout_nanos.unwrap_or(0);
     let deadline = config.deadline_nanos.unwrap_or(0);
+    let hedge = config.hedge.map(|hedge| {
+        let (delay, permille) = match hedge {
+            HedgeAfter::Delay(nanos) => (nanos, 0u16),
+            HedgeAfter::Percentile(permille) => (0u64, permille),
+        };
+        quote!(static __S3_OPS_HEDGE: __s3_ops::Hedge = __s3_ops::hedge(#delay, #permille);)
+    });
     quote! {
         static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
             #op, #max_attempts, #base, #max, #timeout, #deadline,
         );
+        #hedge
+    }
+}
+
+/// One attempt of a hedged site: the attempt and its twin, the same `async` block built twice
+/// (one type, no closure), raced by the call. Each carries the attempt's time limit, if any.
+fn hedged_attempt(
+    attempt: &TokenStream,
+    limited: bool,
+    circuit: &TokenStream,
+    ret_span: Span,
+) -> TokenStream {
+    let (limit, attempt) = if limited {
+        (
+            Some(quote!(let __s3_ops_limit = __s3_ops_call.limit();)),
+            quote_spanned!(ret_span=> __s3_ops_limit.apply(#attempt)),
+        )
+    } else {
+        (None, attempt.clone())
+    };
+    quote_spanned! {ret_span=>
+        {
+            let mut __s3_ops_pair = __s3_ops::AttemptPair::new();
+            #limit
+            for _ in 0..2 {
+                __s3_ops_pair.put(#attempt);
+            }
+            __s3_ops_call.hedged(&__S3_OPS_HEDGE, __s3_ops_pair, #circuit).await
+        }
     }
 }
 

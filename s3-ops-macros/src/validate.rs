@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{Expr, FnArg, ReturnType, Signature, Type};
 
-use crate::args::{self, Args, Spanned};
+use crate::args::{self, Args, HedgeAfter, Spanned};
 use crate::errors::Errors;
 use crate::ops::{self, Kind};
 use crate::suggest;
@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) deadline_nanos: Option<u64>,
     /// The run-time retry policy (`retry = <expr>`), in place of the three above it.
     pub(crate) retry: Option<Expr>,
+    /// When a slow attempt is hedged.
+    pub(crate) hedge: Option<HedgeAfter>,
     /// Where errors about the error type should point.
     pub(crate) return_span: Span,
 }
@@ -94,6 +96,7 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         errors,
     );
     check_retry(&args, errors);
+    let hedge = check_hedge(&args, class, sig, errors);
     let circuit = check_circuit(class, args.class.as_ref(), args.circuit, sig, errors);
     check_async(sig, errors);
     let return_span = check_return(sig, errors);
@@ -142,6 +145,7 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
         timeout_nanos: args.timeout.map(|t| t.value),
         deadline_nanos: args.deadline.map(|d| d.value),
         retry: args.retry,
+        hedge,
         return_span: return_span?,
     })
 }
@@ -192,6 +196,62 @@ fn check_deadline(
             "`deadline` is shorter than `timeout`: the deadline bounds the whole call, every attempt and backoff included; make `deadline` at least as long as `timeout`, or lower `timeout`",
         );
     }
+}
+
+/// A hedge is a second attempt of the body running beside the first: for reads only, and for
+/// bodies that can run twice at once.
+fn check_hedge(
+    args: &Args,
+    class: Option<Class>,
+    sig: &Signature,
+    errors: &mut Errors,
+) -> Option<HedgeAfter> {
+    let (hedge, key_span) = args.hedge.as_ref()?;
+    let mut valid = true;
+    if let Some(class @ (Class::Upload | Class::Cleanup)) = class {
+        errors.error(
+            *key_span,
+            format!(
+                "`hedge` is for reads: a hedge sends the request again while the first may still succeed, which a `{}` must not do twice; use `hedge` on a `class = \"download\"` method, or remove it",
+                class.name()
+            ),
+        );
+        valid = false;
+    }
+    for input in &sig.inputs {
+        let (mutability, what) = match input {
+            FnArg::Receiver(receiver) if receiver.reference.is_some() => {
+                (receiver.mutability, "`self`".to_owned())
+            }
+            FnArg::Typed(typed) => match &*typed.ty {
+                Type::Reference(reference) => {
+                    let pattern = &typed.pat;
+                    (reference.mutability, format!("`{}`", quote!(#pattern)))
+                }
+                _ => (None, String::new()),
+            },
+            FnArg::Receiver(_) => (None, String::new()),
+        };
+        if let Some(mutability) = mutability {
+            errors.error(
+                mutability.span,
+                format!(
+                    "`hedge` runs two attempts of the body at once, and both cannot borrow {what} mutably: take it by shared reference (`&`, with what the body changes behind a lock or an atomic), or remove `hedge`"
+                ),
+            );
+            valid = false;
+        }
+    }
+    if let (HedgeAfter::Delay(delay), Some(timeout)) = (hedge.value, &args.timeout) {
+        if delay >= timeout.value {
+            errors.error(
+                hedge.span,
+                "`hedge` is not shorter than `timeout`: every slow attempt would time out before it is hedged; hedge sooner, or raise `timeout`",
+            );
+            valid = false;
+        }
+    }
+    valid.then_some(hedge.value)
 }
 
 fn check_class(

@@ -7,10 +7,12 @@
 //! trip `unused_qualifications` in the user's crate, and a bare `Ok` could be shadowed there.
 
 pub use crate::call::expansion::{
-    bucket, circuit, retry, site, BucketName, FromAttemptTimeout, FromCircuitOpen,
+    bucket, circuit, hedge, retry, site, BucketName, FromAttemptTimeout, FromCircuitOpen,
     RetryPolicySource,
 };
-pub use crate::call::{Call, CallPolicy, Site, SitePolicy};
+pub use crate::call::hedge::AttemptPair;
+pub use crate::call::{AttemptLimit, Call, CallPolicy, Site, SitePolicy};
+pub use crate::retry::hedge::Hedge;
 pub use core::convert::From as ConvertFrom;
 pub use core::option::Option::None as OptionNone;
 pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};

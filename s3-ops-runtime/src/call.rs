@@ -23,6 +23,7 @@ use crate::retry::budget::{
 use crate::retry::RetryPolicy;
 
 pub(crate) mod expansion;
+pub(crate) mod hedge;
 mod site_cell;
 
 use expansion::{FromAttemptTimeout, FromCircuitOpen};
@@ -298,25 +299,19 @@ impl<'s, P: CallPolicy> Call<'s, P> {
 
     /// Runs one attempt under the site's `timeout` and what is left of its `deadline`; an
     /// attempt past either fails with [`AttemptTimeout`], which is transient.
-    pub async fn with_timeout<T, E, F>(&self, attempt: F) -> Result<T, E>
+    pub fn with_timeout<T, E, F>(&self, attempt: F) -> impl Future<Output = Result<T, E>>
     where
         F: Future<Output = Result<T, E>>,
         E: FromAttemptTimeout,
     {
-        let left = self
-            .site
-            .deadline
-            .map(|deadline| deadline.saturating_sub(self.elapsed()));
-        let limit = match (self.site.timeout, left) {
-            (Some(timeout), Some(left)) => Some(timeout.min(left)),
-            (timeout, left) => timeout.or(left),
-        };
-        match limit {
-            None => attempt.await,
-            Some(limit) => match tokio::time::timeout(limit, attempt).await {
-                Ok(result) => result,
-                Err(_) => Err(AttemptTimeout { limit }.into()),
-            },
+        self.limit().apply(attempt)
+    }
+
+    /// The time limit of the call's next attempt, to [`apply`](AttemptLimit::apply) to it.
+    pub fn limit(&self) -> AttemptLimit {
+        AttemptLimit {
+            timeout: self.site.timeout,
+            deadline_at: self.site.deadline.map(|deadline| self.start + deadline),
         }
     }
 
@@ -474,6 +469,40 @@ impl<'s, P: CallPolicy> Call<'s, P> {
                 error_kind = err.error_kind().unwrap_or("-"),
                 "S3 operation failed: not retried"
             );
+        }
+    }
+}
+
+/// An attempt's time limit: its site's `timeout`, and what is left of its call's `deadline`
+/// when the attempt starts. A value of its own, not a borrow of the call: both attempts of a
+/// hedged read carry one while the call decides whether to hedge.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptLimit {
+    timeout: Option<Duration>,
+    deadline_at: Option<Instant>,
+}
+
+impl AttemptLimit {
+    /// Runs `attempt` within the limit; past it, the attempt is dropped and fails with
+    /// [`AttemptTimeout`], which is transient.
+    pub async fn apply<T, E, F>(self, attempt: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: FromAttemptTimeout,
+    {
+        let left = self
+            .deadline_at
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let limit = match (self.timeout, left) {
+            (Some(timeout), Some(left)) => Some(timeout.min(left)),
+            (timeout, left) => timeout.or(left),
+        };
+        match limit {
+            None => attempt.await,
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(AttemptTimeout { limit }.into()),
+            },
         }
     }
 }

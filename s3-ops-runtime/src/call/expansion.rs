@@ -8,6 +8,7 @@ use core::time::Duration;
 use super::Site;
 use crate::breaker::CircuitBreaker;
 use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::retry::hedge::{Hedge, HedgeDelay};
 use crate::retry::RetryPolicy;
 
 /// The `static` call site of an annotated method, from the attribute's checked arguments:
@@ -33,6 +34,15 @@ pub const fn site(
         optional(timeout_nanos),
         optional(deadline_nanos),
     )
+}
+
+/// The hedging of a `static` call site (`hedge = "…"`): after `delay_nanos`, or when 0, at the
+/// `permille`th latency.
+pub const fn hedge(delay_nanos: u64, permille: u16) -> Hedge {
+    Hedge::new(match delay_nanos {
+        0 => HedgeDelay::Percentile(permille),
+        nanos => HedgeDelay::After(Duration::from_nanos(nanos)),
+    })
 }
 
 const fn optional(nanos: u64) -> Option<Duration> {

@@ -11,7 +11,7 @@ use prometheus::proto::{
 use super::store::store;
 use super::{
     OperationResult, CIRCUIT_BREAKER_OVERRIDE, CIRCUIT_BREAKER_STATE,
-    CIRCUIT_BREAKER_TRANSITIONS_TOTAL, DURATION_BUCKETS, OPERATIONS_TOTAL,
+    CIRCUIT_BREAKER_TRANSITIONS_TOTAL, DURATION_BUCKETS, HEDGED_ATTEMPTS_TOTAL, OPERATIONS_TOTAL,
     OPERATION_DURATION_SECONDS, RETRIES_SKIPPED_TOTAL, RETRY_ATTEMPTS_TOTAL,
 };
 use crate::breaker::registry::{self, BreakerReport};
@@ -22,7 +22,7 @@ pub(crate) struct S3OpsCollector {
 }
 
 /// `(name, help, labels)` of each series.
-const FAMILIES: [(&str, &str, &[&str]); 7] = [
+const FAMILIES: [(&str, &str, &[&str]); 8] = [
     (
         OPERATIONS_TOTAL,
         "S3 operations by outcome: success, error (after retries) or circuit_open (failed fast)",
@@ -57,6 +57,11 @@ const FAMILIES: [(&str, &str, &[&str]); 7] = [
         CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
         "Circuit breaker state changes, by state left and state entered",
         &["circuit_name", "from", "to"],
+    ),
+    (
+        HEDGED_ATTEMPTS_TOTAL,
+        "Hedged attempts (a second request for a slow read), by outcome: won or lost",
+        &["operation", "outcome"],
     ),
 ];
 
@@ -254,6 +259,17 @@ impl Collector for S3OpsCollector {
             })
             .collect();
 
+        let hedged = store
+            .all_hedged()
+            .into_iter()
+            .map(|((operation, outcome), count)| {
+                counter(
+                    count.sum(),
+                    labels(&[("operation", operation), ("outcome", outcome.as_str())]),
+                )
+            })
+            .collect();
+
         let attempts = store
             .all_attempts()
             .into_iter()
@@ -279,6 +295,7 @@ impl Collector for S3OpsCollector {
             family(4, MetricType::COUNTER, skipped),
             family(5, MetricType::GAUGE, overrides),
             family(6, MetricType::COUNTER, transitions),
+            family(7, MetricType::COUNTER, hedged),
         ]
     }
 }

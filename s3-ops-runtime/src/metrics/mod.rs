@@ -7,6 +7,7 @@
 //! | `s3_circuit_breaker_state` | `circuit_name` | 0 closed, 1 half-open, 2 open, read at scrape time so it is always current |
 //! | `s3_retry_attempts_total` | `operation`, `attempt` | one per attempt made: `"1"`, `"2"`, … |
 //! | `s3_retries_skipped_total` | `operation`, `reason` | retries not made: `budget` (the retry budget was empty), `circuit_open` (the circuit opened meanwhile), `deadline` (the backoff would end past the call's deadline) |
+//! | `s3_hedged_attempts_total` | `operation`, `outcome` | hedges sent (`hedge = …`, downloads only): `won` (the hedge's answer was the attempt's), `lost` (the attempt it hedged answered first, or neither succeeded) |
 //! | `s3_circuit_breaker_override` | `circuit_name` | 0 none, 1 held open, 2 disabled by an operator |
 //! | `s3_circuit_breaker_transitions_total` | `circuit_name`, `from`, `to` | state changes: `closed`, `open`, `half_open` |
 //!
@@ -49,6 +50,8 @@ pub const CIRCUIT_BREAKER_STATE: &str = "s3_circuit_breaker_state";
 pub const RETRY_ATTEMPTS_TOTAL: &str = "s3_retry_attempts_total";
 /// `s3_retries_skipped_total`
 pub const RETRIES_SKIPPED_TOTAL: &str = "s3_retries_skipped_total";
+/// `s3_hedged_attempts_total`
+pub const HEDGED_ATTEMPTS_TOTAL: &str = "s3_hedged_attempts_total";
 /// `s3_circuit_breaker_override`
 pub const CIRCUIT_BREAKER_OVERRIDE: &str = "s3_circuit_breaker_override";
 /// `s3_circuit_breaker_transitions_total`
@@ -117,6 +120,26 @@ impl SkippedRetry {
             SkippedRetry::Budget => "budget",
             SkippedRetry::CircuitOpen => "circuit_open",
             SkippedRetry::Deadline => "deadline",
+        }
+    }
+}
+
+/// How a hedge ended: the `outcome` label of `s3_hedged_attempts_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HedgeOutcome {
+    /// The hedge's answer was the attempt's: it answered first with a success or an error not
+    /// worth retrying, or the attempt it hedged failed and the hedge did not.
+    Won,
+    /// The attempt it hedged answered first, or both failed.
+    Lost,
+}
+
+impl HedgeOutcome {
+    /// `"won"` or `"lost"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HedgeOutcome::Won => "won",
+            HedgeOutcome::Lost => "lost",
         }
     }
 }
@@ -227,6 +250,16 @@ pub fn retries_skipped_total(operation: &str, reason: SkippedRetry) -> u64 {
         .all_skipped()
         .into_iter()
         .filter(|((op, r), _)| *op == operation && *r == reason)
+        .map(|(_, counter)| counter.sum())
+        .sum()
+}
+
+/// `s3_hedged_attempts_total{operation, outcome}` as it stands.
+pub fn hedged_attempts_total(operation: &str, outcome: HedgeOutcome) -> u64 {
+    store::store()
+        .all_hedged()
+        .into_iter()
+        .filter(|((op, o), _)| *op == operation && *o == outcome)
         .map(|(_, counter)| counter.sum())
         .sum()
 }

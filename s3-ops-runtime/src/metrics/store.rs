@@ -11,7 +11,7 @@ use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::shard::{Counter, Sharded};
-use super::SkippedRetry;
+use super::{HedgeOutcome, SkippedRetry};
 use super::{OperationResult, DURATION_BUCKETS_NANOS};
 
 /// The label distinct buckets share once the limit is reached.
@@ -121,7 +121,8 @@ pub(crate) struct Store {
     attempts: RwLock<HashMap<(&'static str, u32), &'static AttemptSeries>>,
     bucket_labels: Mutex<HashSet<Box<str>>>,
     bucket_label_limit: AtomicUsize,
-    skipped: RwLock<HashMap<(&'static str, SkippedRetry), &'static Counter>>,
+    skipped: LabelledCounters<(&'static str, SkippedRetry)>,
+    hedged: LabelledCounters<(&'static str, HedgeOutcome)>,
 }
 
 pub(crate) fn store() -> &'static Store {
@@ -264,31 +265,75 @@ impl Store {
         operation: &'static str,
         reason: SkippedRetry,
     ) -> &'static Counter {
-        let key = (operation, reason);
+        self.skipped.counter((operation, reason))
+    }
+
+    /// Every skipped-retry counter, sorted by labels.
+    pub(crate) fn all_skipped(&self) -> Vec<((&'static str, SkippedRetry), &'static Counter)> {
+        self.skipped
+            .all(|(operation, reason)| (*operation, reason.as_str()))
+    }
+
+    /// The `s3_hedged_attempts_total{operation, outcome}` counter, created on first use: a
+    /// hedge is sent only on the slow path of a slow attempt.
+    pub(crate) fn hedged(
+        &self,
+        operation: &'static str,
+        outcome: HedgeOutcome,
+    ) -> &'static Counter {
+        self.hedged.counter((operation, outcome))
+    }
+
+    /// Every hedge counter, sorted by labels.
+    pub(crate) fn all_hedged(&self) -> Vec<((&'static str, HedgeOutcome), &'static Counter)> {
+        self.hedged
+            .all(|(operation, outcome)| (*operation, outcome.as_str()))
+    }
+}
+
+/// Counters of a series whose labels are an operation and one closed set of values, created on
+/// first use and never dropped.
+struct LabelledCounters<K> {
+    counters: RwLock<HashMap<K, &'static Counter>>,
+}
+
+impl<K> Default for LabelledCounters<K> {
+    fn default() -> Self {
+        Self {
+            counters: RwLock::default(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash> LabelledCounters<K> {
+    fn counter(&self, key: K) -> &'static Counter {
         if let Some(counter) = self
-            .skipped
+            .counters
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
         {
             return counter;
         }
-        let mut skipped = self.skipped.write().unwrap_or_else(PoisonError::into_inner);
-        skipped
+        let mut counters = self
+            .counters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        counters
             .entry(key)
             .or_insert_with(|| Box::leak(Box::new(Counter::new())))
     }
 
-    /// Every skipped-retry counter, sorted by labels.
-    pub(crate) fn all_skipped(&self) -> Vec<((&'static str, SkippedRetry), &'static Counter)> {
+    /// Every counter, sorted by `order`.
+    fn all<O: Ord>(&self, order: impl Fn(&K) -> O) -> Vec<(K, &'static Counter)> {
         let mut all: Vec<_> = self
-            .skipped
+            .counters
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|(key, counter)| (*key, *counter))
             .collect();
-        all.sort_by_key(|((operation, reason), _)| (*operation, reason.as_str()));
+        all.sort_by_key(|(key, _)| order(key));
         all
     }
 }

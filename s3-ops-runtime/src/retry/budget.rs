@@ -12,6 +12,9 @@ use crate::sync::{AtomicU32, Ordering};
 pub const RETRY_COST: u32 = 5;
 /// Tokens a retry after an attempt timeout takes: a timeout ties up a connection for longer.
 pub const TIMEOUT_RETRY_COST: u32 = 10;
+/// Tokens a hedge takes ([`hedge`](super::hedge)): a request sent for a read that may not
+/// have failed, so cheaper than a retry and never given back.
+pub const HEDGE_COST: u32 = 1;
 /// Tokens a call that succeeded on its first attempt puts back.
 pub const SUCCESS_REWARD: u32 = 1;
 /// The default capacity, the SDKs' own.

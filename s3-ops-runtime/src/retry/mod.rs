@@ -6,9 +6,11 @@
 //! asked for (`x-amz-retry-after`, `Retry-After`) is honoured when it is longer, still capped.
 //!
 //! Retries also draw on a [`budget`] shared by every call through one circuit, so that
-//! during an outage they cannot multiply the load on S3.
+//! during an outage they cannot multiply the load on S3. A slow read may be [`hedge`]d: sent
+//! again before it failed.
 
 pub mod budget;
+pub mod hedge;
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
