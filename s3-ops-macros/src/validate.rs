@@ -212,7 +212,7 @@ fn check_hedge(
         errors.error(
             *key_span,
             format!(
-                "`hedge` is for reads: a hedge sends the request again while the first may still succeed, which a `{}` must not do twice; use `hedge` on a `class = \"download\"` method, or remove it",
+                "`hedge` is for reads: a hedge sends the request again while the first may still succeed, and `{}` requests must not run twice; use `hedge` on a `class = \"download\"` method, or remove it",
                 class.name()
             ),
         );

@@ -45,6 +45,7 @@ pass_files! {
     control_flow = "pass/control-flow.rs",
     error_types = "pass/error-types.rs",
     generics_and_lifetimes = "pass/generics-and-lifetimes.rs",
+    hedge = "pass/hedge.rs",
     receivers = "pass/receivers.rs",
     retry_policy = "pass/retry-policy.rs",
     shadowing = "pass/shadowing.rs",

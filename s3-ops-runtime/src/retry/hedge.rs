@@ -171,13 +171,13 @@ impl LatencyWindow {
         let generation = (sample / GENERATION) % 2;
         self.buckets[generation][bucket_of(latency)].fetch_add(1, Ordering::Relaxed);
         let next = sample + 1;
-        if next % GENERATION == 0 {
+        if next.is_multiple_of(GENERATION) {
             // The next generation starts empty: the oldest samples leave the window.
             for cell in &self.buckets[(next / GENERATION) % 2] {
                 cell.store(0, Ordering::Relaxed);
             }
         }
-        if next % REFRESH_EVERY == 0 || next == MIN_SAMPLES as usize {
+        if next.is_multiple_of(REFRESH_EVERY) || next == MIN_SAMPLES as usize {
             let nanos = self
                 .percentile(permille)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));

@@ -1,0 +1,22 @@
+// `hedge` at or past `timeout` is rejected: the attempt times out before it is hedged
+use s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
+
+struct Service {
+    upload_circuit: CircuitBreaker,
+    download_circuit: CircuitBreaker,
+}
+
+impl Service {
+    #[s3_operation(class = "download", op = "get_object", hedge = "5s", timeout = "5s")]
+    async fn call(&self, key: &str) -> Result<usize, S3Error> {
+        Ok(key.len())
+    }
+}
+
+fn main() {
+    let service = Service {
+        upload_circuit: CircuitBreaker::new("s3-upload"),
+        download_circuit: CircuitBreaker::new("s3-download"),
+    };
+    drop(service.call("key"));
+}
