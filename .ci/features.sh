@@ -26,6 +26,10 @@ if [ "$(wc -w <<<"$features")" -gt 1 ]; then sets+=("$(tr ' ' ',' <<<"$features"
 
 for set in "${sets[@]}"; do
     step "features of $CRATE: ${set:-none}"
+    # The library alone first: the tests' builds also carry the features the dev-dependencies
+    # turn on in shared dependencies (tokio's, the testkit's hyper server), which could hide one
+    # the library needs and does not ask for.
+    cargo check -p "$CRATE" --lib --no-default-features --features "$set"
     cargo clippy -p "$CRATE" --all-targets --no-default-features --features "$set" -- -D warnings
     cargo test -p "$CRATE" --no-default-features --features "$set"
 done

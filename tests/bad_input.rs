@@ -7,6 +7,7 @@
 //! (`serial()`).
 
 use std::collections::BTreeMap;
+use std::error::Error as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,13 @@ impl Labelled {
     /// A bucket that comes from the caller, as it would from a user.
     #[s3_operation(class = "upload", op = "put_bucket_tagging", bucket = bucket)]
     async fn tag_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+        let _ = bucket;
+        Ok(())
+    }
+
+    /// A second operation on the same buckets: the limit is on distinct buckets, process-wide.
+    #[s3_operation(class = "upload", op = "put_bucket_policy", bucket = bucket)]
+    async fn set_bucket_policy(&self, bucket: &str) -> Result<(), S3Error> {
         let _ = bucket;
         Ok(())
     }
@@ -112,6 +120,12 @@ async fn bucket_labels_stop_at_the_limit_and_the_rest_count_as_other() {
     }
     assert_eq!(mine.get(OTHER_BUCKET), Some(&(150 - free as u64)));
     assert_eq!(mine.values().sum::<u64>(), 150, "every call counted once");
+    let duration = metrics::operation_duration(op, OTHER_BUCKET).expect("observed");
+    assert_eq!(
+        duration.count,
+        150 - free as u64,
+        "and observed once, as `other`"
+    );
 
     // A labelled bucket keeps its label; a new one is `other`.
     service.tag_bucket(&buckets[0]).await.unwrap();
@@ -119,6 +133,15 @@ async fn bucket_labels_stop_at_the_limit_and_the_rest_count_as_other() {
     let (_, mine) = bucket_labels(op);
     assert_eq!(mine.get(&buckets[0]), Some(&2));
     assert_eq!(mine.get(OTHER_BUCKET), Some(&(151 - free as u64)));
+
+    // Another operation: a labelled bucket keeps its label there too, a bucket past the limit
+    // is `other` there too (the limit is not per operation).
+    service.set_bucket_policy(&buckets[0]).await.unwrap();
+    service.set_bucket_policy(&buckets[149]).await.unwrap();
+    let (labels, theirs) = bucket_labels("put_bucket_policy");
+    assert_eq!(named(&labels), 100, "{labels:?}");
+    assert_eq!(theirs.get(&buckets[0]), Some(&1));
+    assert_eq!(theirs.get(OTHER_BUCKET), Some(&1));
 
     // A raised limit admits exactly that many more.
     metrics::set_bucket_label_limit(110);
@@ -721,6 +744,12 @@ fn no_secret_reaches_the_logs_or_an_error_message() {
         let echo = service(&echo_endpoint, bad_credentials);
         let err = echo.put("vault", "k").await.unwrap_err();
         assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");
+        assert_eq!(err.kind(), S3ErrorKind::Service);
+        let shown = err.to_string();
+        assert!(
+            shown.contains("SignatureDoesNotMatch") && shown.contains("403"),
+            "the code and the status are what helps: {shown}"
+        );
         errors.push(("bad secret, echoing S3".into(), err));
         let err = echo.put("echo-slow", "k").await.unwrap_err();
         assert_eq!(err.code(), Some("SlowDown"), "{err:?}");
@@ -817,11 +846,29 @@ fn no_secret_reaches_the_logs_or_an_error_message() {
         if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
             panic!("the logs contain {secret:?}: {line}");
         }
-        for (what, err) in &errors {
-            for shown in [format!("{err}"), format!("{err:?}"), format!("{err:#?}")] {
+    }
+    // An error prints none of it, nor the access key id or the parts of the echoed signing
+    // material, in any form: `Display`, `Debug`, and its sources as `anyhow`'s `{:#}` or a
+    // tracing error chain would print them.
+    let echoed = [
+        ACCESS_KEY,
+        "AWSAccessKeyId",
+        "StringToSign",
+        "CanonicalRequest",
+        "aws4_request",
+    ];
+    for (what, err) in &errors {
+        let mut shown = vec![format!("{err}"), format!("{err:?}"), format!("{err:#?}")];
+        let mut next = err.source();
+        while let Some(source) = next {
+            shown.push(format!("{source} {source:?}"));
+            next = source.source();
+        }
+        for text in &shown {
+            for secret in secrets.iter().map(String::as_str).chain(echoed) {
                 assert!(
-                    !shown.contains(secret.as_str()),
-                    "{what}: {shown:?} contains {secret:?}"
+                    !text.contains(secret),
+                    "{what}: {text:?} contains {secret:?}"
                 );
             }
         }

@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
@@ -18,31 +17,16 @@ use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule, RuleMode};
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::metrics::{self, OperationResult};
 use s3_ops_runtime::{s3_operation, CircuitBreaker, CircuitState, S3Error};
-
-fn error_xml(code: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-         <Error><Code>{code}</Code><Message>injected {code}</Message><RequestId>REQ1</RequestId></Error>"
-    )
-}
+use s3_ops_testkit::mock_client::{self, error_xml};
 
 /// A real client whose HTTP layer answers from `rules`, configured as s3-ops recommends (SDK
 /// retries off), so every request the SDK makes is one our loop asked for.
 fn client(rules: &[&Rule]) -> Client {
-    let interceptor = rules.iter().fold(
-        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-        |interceptor, rule| interceptor.with_rule(rule),
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor);
+    let (config, _) = mock_client::config(RuleMode::MatchAny, rules);
     Client::from_conf(configure(config, &ClientOptions::new()).build())
 }
 
@@ -163,7 +147,7 @@ impl Storage {
 async fn slow_down_twice_then_ok_makes_exactly_three_requests() {
     let put = mock!(Client::put_object)
         .sequence()
-        .http_status(503, Some(error_xml("SlowDown")))
+        .http_status(503, Some(error_xml("SlowDown", "injected")))
         .times(2)
         .output(|| PutObjectOutput::builder().build())
         .build();
@@ -246,7 +230,7 @@ async fn cleanup_keeps_working_while_both_circuits_are_open() {
 async fn cleanup_is_not_retried_by_default() {
     let delete = mock!(Client::delete_object)
         .sequence()
-        .http_status(503, Some(error_xml("SlowDown")))
+        .http_status(503, Some(error_xml("SlowDown", "injected")))
         .output(|| DeleteObjectOutput::builder().build())
         .build();
     let storage = Storage::new(client(&[&delete]), "behaviour-cleanup-once");
@@ -261,7 +245,7 @@ async fn cleanup_is_not_retried_by_default() {
 async fn mut_self_method_retries_and_keeps_its_mutations() {
     let copy = mock!(Client::copy_object)
         .sequence()
-        .http_status(500, Some(error_xml("InternalError")))
+        .http_status(500, Some(error_xml("InternalError", "injected")))
         .output(|| CopyObjectOutput::builder().build())
         .build();
     let mut storage = Storage::new(client(&[&copy]), "behaviour-mut");
@@ -280,7 +264,7 @@ async fn mut_self_method_retries_and_keeps_its_mutations() {
 async fn generic_method_retries() {
     let part = mock!(Client::upload_part)
         .sequence()
-        .http_status(503, Some(error_xml("ServiceUnavailable")))
+        .http_status(503, Some(error_xml("ServiceUnavailable", "injected")))
         .output(|| UploadPartOutput::builder().e_tag("etag").build())
         .build();
     let storage = Storage::new(client(&[&part]), "behaviour-generic");
@@ -300,7 +284,7 @@ async fn generic_method_retries() {
 async fn client_errors_are_not_retried_and_never_open_the_breaker() {
     let get = mock!(Client::get_object)
         .sequence()
-        .http_status(404, Some(error_xml("NoSuchKey")))
+        .http_status(404, Some(error_xml("NoSuchKey", "injected")))
         .repeatedly()
         .build();
     let storage = Storage::new(client(&[&get]), "behaviour-404");
@@ -319,7 +303,7 @@ async fn client_errors_are_not_retried_and_never_open_the_breaker() {
 async fn transient_failures_open_the_breaker_after_five_calls_not_five_attempts() {
     let get = mock!(Client::get_object)
         .sequence()
-        .http_status(503, Some(error_xml("SlowDown")))
+        .http_status(503, Some(error_xml("SlowDown", "injected")))
         .repeatedly()
         .build();
     let storage = Storage::new(client(&[&get]), "behaviour-trip");

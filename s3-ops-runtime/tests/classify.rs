@@ -24,7 +24,8 @@ use s3_ops_runtime::{
     classify_s3, BreakerVerdict, CircuitBreaker, CircuitState, Classify, ErrorClass, Operation,
     OperationClass, S3Error, S3ErrorKind,
 };
-use support::{exact_policy, mock_client_match_any, raw_response, s3_error};
+use s3_ops_testkit::mock_client::{raw_response, s3_error};
+use support::{exact_policy, mock_client_match_any};
 
 use ErrorClass::{Client as ClientError, Local, Permanent, Transient};
 

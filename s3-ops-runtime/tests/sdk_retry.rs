@@ -16,10 +16,10 @@ use s3_ops_runtime::{
     CircuitBreaker, CircuitState, Classify, ErrorClass, Operation, OperationClass, S3Error,
     S3ErrorKind,
 };
-use support::{
-    exact_policy, hanging_client, mock_client, mock_client_with, put, put_ok, raw_response,
-    s3_error, s3_error_with_headers, secs, BUCKET,
+use s3_ops_testkit::mock_client::{
+    error_xml, put_ok, raw_response, s3_error, s3_error_with_headers,
 };
+use support::{exact_policy, hanging_client, mock_client, mock_client_with, put, secs, BUCKET};
 use tokio::time::Instant;
 
 /// A `PutObject` rule serving `responses` in order.
@@ -112,7 +112,7 @@ async fn internal_error_inside_an_http_200_is_transient_and_retried() {
         || {
             raw_response(
                 200,
-                support::error_body("InternalError", "We encountered an internal error"),
+                error_xml("InternalError", "We encountered an internal error"),
             )
         },
         put_ok,
@@ -128,7 +128,7 @@ async fn internal_error_inside_an_http_200_is_transient_and_retried() {
 
     // And through the retry loop.
     let rule = sequence(vec![
-        || raw_response(200, support::error_body("InternalError", "try again")),
+        || raw_response(200, error_xml("InternalError", "try again")),
         put_ok,
     ]);
     let (client, sent) = mock_client(&[&rule]);

@@ -42,6 +42,7 @@
 
 mod client;
 mod faults;
+pub mod mock_client;
 mod op;
 mod server;
 

@@ -1,64 +1,27 @@
-//! Helpers shared by the integration tests: an `aws_sdk_s3::Client` on `aws-smithy-mocks`
-//! configured with `client::configure`, S3 answers as raw HTTP, and exact retry policies.
+//! Helpers shared by the integration tests: an `aws_sdk_s3::Client` on mock rules
+//! ([`s3_ops_testkit::mock_client`]) configured with `client::configure`, exact retry policies,
+//! and a reader of the metrics' text exposition.
 
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_mocks::{Rule, RuleMode};
 #[cfg(feature = "aws-sdk-s3")]
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::retry::{Jitter, RetryPolicy};
 use s3_ops_runtime::S3Error;
+use s3_ops_testkit::mock_client::{self, RequestCounter};
 
 /// The bucket every mocked request names.
 pub(crate) const BUCKET: &str = "mock-bucket";
 
-/// Counts the HTTP requests the SDK really transmits (one per SDK attempt), independently of
-/// how the mock rules count the responses they hand out.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RequestCounter(Arc<AtomicUsize>);
-
-impl RequestCounter {
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 /// A client answered by `rules` in order, set up by `client::configure` (SDK retries off), as
-/// an s3-ops user builds it. Built by hand: the aws-sdk-s3 `test-util` feature is not enabled.
+/// an s3-ops user builds it.
 pub(crate) fn mock_client(rules: &[&Rule]) -> (Client, RequestCounter) {
     mock_client_with(rules, true)
 }
@@ -76,12 +39,7 @@ pub(crate) fn mock_client_match_any(rules: &[&Rule]) -> (Client, RequestCounter)
 }
 
 fn mock_client_in(mode: RuleMode, rules: &[&Rule], configured: bool) -> (Client, RequestCounter) {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let counter = RequestCounter::default();
-    let builder = base_config(create_mock_http_client(), &counter).interceptor(interceptor);
+    let (builder, counter) = mock_client::config(mode, rules);
     let builder = if configured {
         without_sdk_retries(builder)
     } else {
@@ -108,83 +66,11 @@ fn without_sdk_retries(builder: aws_sdk_s3::config::Builder) -> aws_sdk_s3::conf
 /// ends them.
 #[cfg(feature = "aws-sdk-s3")]
 pub(crate) fn hanging_client(options: &ClientOptions) -> (Client, RequestCounter) {
-    use aws_smithy_runtime_api::client::http::{
-        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
-    };
-    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-
-    #[derive(Debug)]
-    struct Hang;
-    impl HttpConnector for Hang {
-        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
-            HttpConnectorFuture::new(std::future::pending())
-        }
-    }
-    let counter = RequestCounter::default();
-    let http = http_client_fn(|_, _| SharedHttpConnector::new(Hang));
-    let builder = configure(base_config(http, &counter), options);
-    (Client::from_conf(builder.build()), counter)
-}
-
-fn base_config(http: SharedHttpClient, counter: &RequestCounter) -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::Config::builder()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDMOCKTESTONLY",
-            "mock-secret",
-            None,
-            None,
-            "s3-ops-runtime-tests",
-        ))
-        .http_client(http)
-        .interceptor(counter.clone())
-}
-
-/// S3's XML error body.
-pub(crate) fn error_body(code: &str, message: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
-         <Message>{message}</Message><RequestId>REQ123</RequestId>\
-         <HostId>host-id</HostId></Error>"
+    let (builder, counter) = mock_client::hanging_config();
+    (
+        Client::from_conf(configure(builder, options).build()),
+        counter,
     )
-}
-
-/// An S3 error answer: `code` in the XML body, with `status`.
-pub(crate) fn s3_error(status: u16, code: &str) -> HttpResponse {
-    raw_response(status, error_body(code, "mocked error"))
-}
-
-/// An S3 error answer carrying extra headers (`x-amz-retry-after`, `x-amz-request-id`).
-pub(crate) fn s3_error_with_headers(
-    status: u16,
-    code: &str,
-    headers: &[(&'static str, &str)],
-) -> HttpResponse {
-    let mut response = s3_error(status, code);
-    for (name, value) in headers {
-        response.headers_mut().insert(*name, (*value).to_owned());
-    }
-    response
-}
-
-/// An answer with the given status and body.
-pub(crate) fn raw_response(status: u16, body: String) -> HttpResponse {
-    HttpResponse::new(
-        StatusCode::try_from(status).expect("a valid status"),
-        SdkBody::from(body),
-    )
-}
-
-/// A successful `PutObject` answer.
-pub(crate) fn put_ok() -> HttpResponse {
-    let mut response = HttpResponse::new(
-        StatusCode::try_from(200).expect("a valid status"),
-        SdkBody::empty(),
-    );
-    response
-        .headers_mut()
-        .insert("etag", "\"d41d8cd98f00b204e9800998ecf8427e\"");
-    response
 }
 
 /// One `PutObject` through `client`, its SDK error converted as an annotated method's `?` does.

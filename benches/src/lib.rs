@@ -16,6 +16,10 @@
 //! every variant. The unit tests check that the variants do the same work: each counts one
 //! attempt and one result, observes one duration, fails fast once its breaker is open, and
 //! does not retry a client error.
+//!
+//! The harnesses that measure them are the crate's benchmarks (`benches/`: criterion, and the
+//! end-to-end and amplification runs on the wire) and examples (`examples/`: the loops
+//! `benches/instructions.sh` counts under callgrind).
 
 pub mod ablation;
 pub mod annotated;

@@ -4,7 +4,9 @@
 //!
 //! Use them from criterion's `iter_custom`. Criterion's linear sampling then fits time against
 //! iterations, so a constant per-sample cost (entering `block_on`, starting threads) falls into
-//! the intercept and out of the per-call slope it reports.
+//! the intercept and out of the per-call slope it reports. [`interleave`] runs two variants
+//! side by side instead, for a ratio that the machine's drift between criterion's sequential
+//! measurements does not move.
 //!
 //! The loops are timed on the thread's CPU clock by default: on a machine shared with other
 //! work, wall time counts the slices in which the benchmark waited for a core, and that noise
@@ -163,4 +165,60 @@ impl Default for Pair {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The per-call times (ns) of two variants `a` and `b` measured side by side, and their ratio
+/// `a / b`, round by round.
+pub struct Rounds {
+    /// `a`'s time per call in each round.
+    pub a: Vec<f64>,
+    /// `b`'s time per call in each round.
+    pub b: Vec<f64>,
+    /// `a / b` in each round.
+    pub ratio: Vec<f64>,
+}
+
+/// `rounds` rounds of `batch` calls of `a` and of `b` back to back ([`run`] each), the order
+/// alternating (ABBA), after one batch of each to warm up. A drift of the machine slower than
+/// a round cancels out of that round's ratio.
+pub fn interleave<A, B, RA, RB>(rt: &Runtime, rounds: u64, batch: u64, a: &A, b: &B) -> Rounds
+where
+    A: AsyncFn(u64) -> RA,
+    B: AsyncFn(u64) -> RB,
+{
+    let per_call = |d: Duration| d.as_secs_f64() * 1e9 / batch as f64;
+    // First calls resolve the metric series and fill the caches.
+    run(rt, batch, a);
+    run(rt, batch, b);
+    let mut out = Rounds {
+        a: Vec::new(),
+        b: Vec::new(),
+        ratio: Vec::new(),
+    };
+    for round in 0..rounds {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = run(rt, batch, a);
+            (ta, run(rt, batch, b))
+        } else {
+            let tb = run(rt, batch, b);
+            (run(rt, batch, a), tb)
+        };
+        let (a, b) = (per_call(ta), per_call(tb));
+        out.a.push(a);
+        out.b.push(b);
+        out.ratio.push(a / b);
+    }
+    out
+}
+
+/// The `q` quantile (0 to 1) of `values`, by nearest rank.
+///
+/// # Panics
+///
+/// When `values` is empty.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank]
 }
