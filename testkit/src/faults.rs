@@ -217,7 +217,24 @@ struct State {
     queue: Vec<Queued>,
     rates: Vec<Rate>,
     delays: Vec<(Op, Duration)>,
+    tails: Vec<Tail>,
     rng: fastrand::Rng,
+    /// Draws of the latency tails: apart from the error draws, so adding a tail does not
+    /// change which requests a `fail_rate` fails.
+    tail_rng: fastrand::Rng,
+}
+
+/// A fraction of an operation's requests held back (`delay_rate`).
+#[derive(Debug)]
+struct Tail {
+    op: Op,
+    p: f64,
+    d: Duration,
+}
+
+/// What the latency-tail RNG is seeded with, from a seed given to [`Faults::seed`].
+const fn tail_seed(seed: u64) -> u64 {
+    seed ^ 0x7A11_7A11_7A11_7A11
 }
 
 struct Inner {
@@ -239,7 +256,8 @@ struct Inner {
 ///
 /// 1. it is counted ([`requests`](Self::requests));
 /// 2. an unsigned request is refused with `AccessDenied`, as s3s does by default;
-/// 3. the [`delay`](Self::delay)s for `op` and for [`Op::ANY`] are added up and slept;
+/// 3. the [`delay`](Self::delay)s for `op` and for [`Op::ANY`], and each matching
+///    [`delay_rate`](Self::delay_rate) tail that draws a hit, are added up and slept;
 /// 4. during an [`outage`](Self::outage) it fails with `503 ServiceUnavailable`;
 /// 5. otherwise the first queued one-shot fault ([`fail_next`](Self::fail_next),
 ///    [`drop_connection_next`](Self::drop_connection_next),
@@ -302,7 +320,9 @@ impl Faults {
                     queue: Vec::new(),
                     rates: Vec::new(),
                     delays: Vec::new(),
+                    tails: Vec::new(),
                     rng: fastrand::Rng::with_seed(DEFAULT_SEED),
+                    tail_rng: fastrand::Rng::with_seed(tail_seed(DEFAULT_SEED)),
                 }),
                 total: AtomicU64::new(0),
                 per_op: (0..OP_COUNT).map(|_| AtomicU64::new(0)).collect(),
@@ -358,9 +378,38 @@ impl Faults {
         }
     }
 
-    /// Re-seeds the RNG behind [`fail_rate`](Self::fail_rate).
+    /// Re-seeds the RNGs behind [`fail_rate`](Self::fail_rate) and
+    /// [`delay_rate`](Self::delay_rate).
     pub fn seed(&self, seed: u64) {
-        self.lock().rng.seed(seed);
+        let mut state = self.lock();
+        state.rng.seed(seed);
+        state.tail_rng.seed(tail_seed(seed));
+    }
+
+    /// A latency tail: each request of `op` is held back `d` with probability `p` (clamped to
+    /// `0.0..=1.0`), drawn from an RNG seeded with [`DEFAULT_SEED`] (see [`seed`](Self::seed)),
+    /// so a run repeats. Added to any fixed [`delay`](Self::delay); replaces an earlier tail
+    /// for the same `op`; `p = 0` removes it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let faults = s3_ops_testkit::Faults::new();
+    /// // 2 % of GETs take 300 ms more: S3's long tail, for a hedging benchmark.
+    /// faults.delay_rate("get_object", 0.02, Duration::from_millis(300));
+    /// ```
+    ///
+    /// # Panics
+    /// If `op` is not a known operation name or `"*"`, or `p` is NaN.
+    #[track_caller]
+    pub fn delay_rate(&self, op: impl Into<Op>, p: f64, d: Duration) {
+        let op = checked(op);
+        assert!(!p.is_nan(), "a probability, not NaN");
+        let p = p.clamp(0.0, 1.0);
+        let mut state = self.lock();
+        state.tails.retain(|t| t.op != op);
+        if p > 0.0 && !d.is_zero() {
+            state.tails.push(Tail { op, p, d });
+        }
     }
 
     /// Adds latency `d` before every request of `op` is handled (before its fault, if any).
@@ -430,6 +479,7 @@ impl Faults {
         state.queue.clear();
         state.rates.clear();
         state.delays.clear();
+        state.tails.clear();
     }
 
     /// One-shot faults queued and not used yet, all operations together.
@@ -515,13 +565,23 @@ impl Faults {
 
     /// The latency to add to a request of the operation at `index` (counted if non-zero).
     pub(crate) fn delay_for(&self, index: Option<usize>) -> Duration {
-        let d = self
-            .lock()
+        let mut state = self.lock();
+        let fixed = state
             .delays
             .iter()
             .filter(|(op, _)| op.matches(index))
             .map(|&(_, d)| d)
             .fold(Duration::ZERO, Duration::saturating_add);
+        let State {
+            tails, tail_rng, ..
+        } = &mut *state;
+        let d = tails
+            .iter()
+            .filter(|tail| tail.op.matches(index))
+            .filter(|tail| tail_rng.f64() < tail.p)
+            .map(|tail| tail.d)
+            .fold(fixed, Duration::saturating_add);
+        drop(state);
         if !d.is_zero() {
             self.bump(SLOT_DELAYED);
         }
@@ -620,6 +680,39 @@ mod tests {
         assert_eq!(f.injected().delayed, 2);
         f.reset_counters();
         assert_eq!(f.injected(), FaultCounts::default());
+    }
+
+    #[test]
+    fn a_latency_tail_holds_back_its_share_of_requests_the_same_ones_each_run() {
+        let run = |seed| {
+            let f = Faults::new();
+            f.seed(seed);
+            f.delay("*", Duration::from_millis(1));
+            f.delay_rate("get_object", 0.02, Duration::from_millis(300));
+            (0..10_000)
+                .map(|_| f.delay_for(idx("get_object")))
+                .collect::<Vec<_>>()
+        };
+        let delays = run(7);
+        let slow = delays
+            .iter()
+            .filter(|&&d| d == Duration::from_millis(301))
+            .count();
+        assert!((150..=250).contains(&slow), "{slow} of 10 000 at 2 %");
+        assert_eq!(
+            delays.len() - slow,
+            delays
+                .iter()
+                .filter(|&&d| d == Duration::from_millis(1))
+                .count()
+        );
+        assert_eq!(delays, run(7), "seeded: the same requests each run");
+        assert_ne!(delays, run(8));
+        let f = Faults::new();
+        f.delay_rate("get_object", 1.0, Duration::from_millis(5));
+        assert_eq!(f.delay_for(idx("put_object")), Duration::ZERO, "other ops");
+        f.clear();
+        assert_eq!(f.delay_for(idx("get_object")), Duration::ZERO);
     }
 
     #[test]
