@@ -185,7 +185,7 @@ async fn storm_outage_sends_one_request_per_admitted_call_and_only_probes_once_o
 }
 
 #[tokio::test]
-async fn storm_brown_out_keeps_requests_per_call_low_once_the_budget_is_spent() {
+async fn storm_brown_out_keeps_requests_per_call_at_most_1_3_over_a_run_and_once_the_budget_is_spent() {
     const NAME: &str = "storm-brown-out";
     let (server, service) = storm(
         NAME,
@@ -221,8 +221,10 @@ async fn storm_brown_out_keeps_requests_per_call_low_once_the_budget_is_spent() 
     );
     figures("until the budget is spent", requests, admitted, refused);
 
-    // Then retries are paid by what successes earn: about 1.2 requests a call.
-    run_callers(&service, 64, Length::Admitted(25)).await;
+    // Then retries are paid by what successes earn: about 1.2 requests a call. The budget's
+    // first fill is a burst of about 100 retries, by design; over a run of 7 000 calls it
+    // weighs little.
+    run_callers(&service, 64, Length::Admitted(100)).await;
     let steady = figures(
         "after it",
         server.faults().total_requests() - requests,
@@ -237,8 +239,8 @@ async fn storm_brown_out_keeps_requests_per_call_low_once_the_budget_is_spent() 
     );
     assert!(steady <= 1.3, "{steady:.2} requests per admitted call");
     assert!(
-        total < 1.75,
-        "retries at 50 % cost 1.75 requests a call without a budget"
+        total <= 1.3,
+        "{total:.2} requests per admitted call over the whole run (1.75 without a budget)"
     );
     assert_eq!(tally.attempts_while_open.get(), 0);
 }

@@ -54,6 +54,18 @@
 //! .await; // or `__s3_ops_call.with_timeout(async { .. }).await`
 //! ```
 //!
+//! With `hedge`, the attempt is an `async` block built twice (the same expression, so one type
+//! and no closure) and raced by the call, which runs the twin only when the first is slow:
+//!
+//! ```text
+//! static __S3_OPS_HEDGE: __s3_ops::Hedge = __s3_ops::hedge(0, 950); // "p95"
+//! let __s3_ops_result = {
+//!     let mut __s3_ops_pair = __s3_ops::AttemptPair::new();
+//!     for _ in 0..2 { __s3_ops_pair.put(async { .. }); } // each `.apply`s the limit, if any
+//!     __s3_ops_call.hedged(&__S3_OPS_HEDGE, __s3_ops_pair, circuit).await
+//! };
+//! ```
+//!
 //! Why this shape:
 //! - The body runs inside the method, once per attempt, in a scope of its own: `return` and `?`
 //!   end the attempt (not the method), and the body borrows what it borrows for one attempt
