@@ -185,7 +185,8 @@ async fn storm_outage_sends_one_request_per_admitted_call_and_only_probes_once_o
 }
 
 #[tokio::test]
-async fn storm_brown_out_keeps_requests_per_call_at_most_1_3_over_a_run_and_once_the_budget_is_spent() {
+async fn storm_brown_out_keeps_requests_per_call_at_most_1_3_over_a_run_and_once_the_budget_is_spent(
+) {
     const NAME: &str = "storm-brown-out";
     let (server, service) = storm(
         NAME,
