@@ -233,6 +233,16 @@ fn classes_and_operations() {
             "unknown S3 operation `put_objekt`; did you mean `put_object`?",
         ),
         (
+            // A long name tolerates more typos (a third of its length): three here.
+            r#"class = "download", op = "lst_obects_v""#,
+            "unknown S3 operation `lst_obects_v`; did you mean `list_objects_v2`?",
+        ),
+        (
+            // Four extra letters are more than a typo in a ten-letter word.
+            r#"class = "zzzzupload", op = "put_object""#,
+            "unknown class `zzzzupload`; expected `upload`, `download` or `cleanup`",
+        ),
+        (
             r#"class = "upload", op = "frobnicate""#,
             "unknown S3 operation `frobnicate`; use the `aws-sdk-s3` method name in snake_case, like `put_object` or `list_objects_v2`",
         ),

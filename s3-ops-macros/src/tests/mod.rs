@@ -2,4 +2,5 @@
 
 mod messages;
 mod never_panics;
+mod rewrites;
 mod snapshots;
