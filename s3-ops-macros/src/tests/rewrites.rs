@@ -36,6 +36,8 @@ fn a_break_after_the_bodys_own_loop_falls_back() {
 fn plain_std_macros_stay_inline_unless_their_arguments_hide_a_way_out() {
     assert!(inlined(r#"let s = ::std::format!("{}", !flag); Ok(())"#));
     assert!(inlined(r#"let s = ::std::format!("{} {}", a, !b); Ok(())"#));
+    // A `!` before parentheses is a negation unless a name comes before it.
+    assert!(inlined(r#"let s = ::std::format!("{}", !(a && b)); Ok(())"#));
     assert!(!inlined(
         r#"let s = ::std::format!("{:?}", (return Ok(()))); Ok(())"#
     ));
