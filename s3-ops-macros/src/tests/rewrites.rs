@@ -9,9 +9,9 @@ use crate::s3_operation_impl;
 
 const ARGS: &str = r#"class = "upload", op = "put_object""#;
 
-/// The expansion of a method with `body`, checked to parse as Rust; `true` when the body runs
-/// inline (no `async` block per attempt).
-fn inlined(body: &str) -> bool {
+/// The expansion of a method with `body`, checked to parse as Rust (syn is more lenient than
+/// rustc here: it reads `match x {}.field;` as one expression, rustc as a statement and an error).
+fn expansion(body: &str) -> String {
     let item = format!("async fn f(&self) -> Result<(), E> {{ {body} }}");
     let args: TokenStream = ARGS.parse().unwrap();
     let expanded = s3_operation_impl(args, item.parse().expect("a body that lexes"));
@@ -20,7 +20,12 @@ fn inlined(body: &str) -> bool {
     }
     let text = expanded.to_string();
     assert!(!text.contains("compile_error"), "`{body}`: {text}");
-    !text.contains("async {")
+    text
+}
+
+/// `true` when the body runs inline (no `async` block per attempt).
+fn inlined(body: &str) -> bool {
+    !expansion(body).contains("async {")
 }
 
 #[test]
@@ -37,7 +42,9 @@ fn plain_std_macros_stay_inline_unless_their_arguments_hide_a_way_out() {
     assert!(inlined(r#"let s = ::std::format!("{}", !flag); Ok(())"#));
     assert!(inlined(r#"let s = ::std::format!("{} {}", a, !b); Ok(())"#));
     // A `!` before parentheses is a negation unless a name comes before it.
-    assert!(inlined(r#"let s = ::std::format!("{}", !(a && b)); Ok(())"#));
+    assert!(inlined(
+        r#"let s = ::std::format!("{}", !(a && b)); Ok(())"#
+    ));
     assert!(!inlined(
         r#"let s = ::std::format!("{:?}", (return Ok(()))); Ok(())"#
     ));
@@ -65,6 +72,9 @@ fn a_question_mark_leading_a_statement_keeps_the_statement_whole() {
         "next()? + 1; Ok(())",
         "next()?.await; Ok(())",
     ] {
-        assert!(inlined(body), "{body}");
+        let text = expansion(body);
+        assert!(!text.contains("async {"), "{body}: inline");
+        // The `match` the `?` became, in parentheses, so the statement goes on after it.
+        assert!(text.contains("(match"), "{body}: {text}");
     }
 }
