@@ -221,6 +221,19 @@ impl Plan {
     }
 }
 
+/// `VmRSS` from `/proc/self/status` (Linux), or `unknown`.
+fn resident_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .map(|kb| kb.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 fn env_number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
     let value = value.replace('_', "");
@@ -615,6 +628,10 @@ async fn outages(shared: Arc<Shared>) -> Vec<OutageRecord> {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let ops_at_start = shared.done.load(Ordering::Relaxed);
+        eprintln!(
+            "soak: resident memory at op {ops_at_start} (outage {i}) {}",
+            resident_memory()
+        );
         let before = stats();
         let started = Instant::now();
         shared.server.faults().outage();
@@ -760,6 +777,7 @@ async fn verify_objects(client: &Client, seen: &Observed) -> (usize, Vec<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_soak_loses_nothing_and_reports_everything() {
     let plan = Plan::from_env();
+    eprintln!("soak: resident memory at the start {}", resident_memory());
     let server = S3Server::start().await.expect("embedded S3");
     server.create_bucket(BUCKET).await.expect("bucket");
     let faults = server.faults();
@@ -869,6 +887,13 @@ async fn fault_soak_loses_nothing_and_reports_everything() {
         "  objects verified byte-identical: {verified}; unknown-outcome keys checked: {}; deleted keys checked absent: {}",
         seen.maybe.len(),
         seen.gone.len()
+    );
+    // Printed, not asserted: the callers' own record of every object they wrote (for the
+    // byte-for-byte check) grows with the operations; the figure is read against that.
+    eprintln!(
+        "  resident memory at the end {}; objects held for verification {}",
+        resident_memory(),
+        seen.live.len() + seen.maybe.len()
     );
 
     // Nothing lost, nothing misreported.

@@ -146,6 +146,9 @@ mod tests {
         assert!(budget.try_take(400));
         budget.set_capacity(Some(100));
         assert_eq!(budget.available(), 0);
+        // Successes earn retries back from the new capacity, not from the forgotten spending.
+        budget.refund(SUCCESS_REWARD);
+        assert_eq!(budget.available(), SUCCESS_REWARD);
         budget.set_capacity(None);
         assert!(budget.try_take(1_000));
     }
