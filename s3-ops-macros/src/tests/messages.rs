@@ -90,11 +90,11 @@ fn missing_and_unknown_arguments() {
         ),
         (
             r#"class = "upload", op = "put_object", frobnicate = 3"#,
-            "unknown argument `frobnicate`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`",
+            "unknown argument `frobnicate`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`, `hedge`",
         ),
         (
             r#"class = "upload", op = "put_object", retries = 3"#,
-            "unknown argument `retries`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`",
+            "unknown argument `retries`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`, `hedge`",
         ),
         (
             r#"class = "upload", op = "put_object", max_atempts = 3"#,
@@ -102,7 +102,7 @@ fn missing_and_unknown_arguments() {
         ),
         (
             r#"class = "upload", op = "put_object", self::retry = 3"#,
-            "unknown argument `self::retry`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`",
+            "unknown argument `self::retry`; expected one of `class`, `op`, `bucket`, `circuit`, `max_attempts`, `base_delay`, `max_delay`, `timeout`, `deadline`, `retry`, `hedge`",
         ),
         (
             r#"class = "upload", op = "put_object", op = "get_object""#,
@@ -315,4 +315,58 @@ fn methods_the_attribute_cannot_wrap() {
 fn every_error_of_one_invocation_is_reported_at_once() {
     let found = messages(r#"class = "uplaod", op = "put_objekt", max_attempts = 0, retries = 1"#);
     assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
+fn hedge_arguments() {
+    let download = r#"class = "download", op = "get_object""#;
+    for (hedge, expected) in [
+        (
+            r#"hedge = "p100""#,
+            "`hedge = \"p100\"` is out of range: a percentile from `p50` to `p99.9`",
+        ),
+        (r#"hedge = "p49.9""#, "`hedge = \"p49.9\"` is out of range"),
+        (r#"hedge = "p9x""#, "malformed percentile \"p9x\""),
+        (r#"hedge = "p99.95""#, "malformed percentile \"p99.95\""),
+        (r#"hedge = "soon""#, "malformed `hedge` \"soon\""),
+        (r#"hedge = "0s""#, "`hedge` must be longer than zero"),
+        (r#"hedge = 95"#, "`hedge` takes a duration"),
+        (
+            r#"hedge = "5s", timeout = "5s""#,
+            "`hedge` is not shorter than `timeout`",
+        ),
+    ] {
+        let found = messages(&format!("{download}, {hedge}"));
+        assert!(
+            found.len() == 1 && found[0].starts_with(expected),
+            "{hedge}: {found:#?}"
+        );
+    }
+    for accepted in [
+        r#"hedge = "p50""#,
+        r#"hedge = "p99.9""#,
+        r#"hedge = "1ms""#,
+        r#"hedge = "4s", timeout = "5s""#,
+    ] {
+        let found = messages(&format!("{download}, {accepted}"));
+        assert!(found.is_empty(), "{accepted}: {found:#?}");
+    }
+    let mutable = messages_for(
+        &format!(r#"{download}, hedge = "p95""#),
+        "async fn f(&mut self, out: &mut Vec<u8>) -> Result<(), E> { Ok(()) }",
+    );
+    assert_eq!(mutable.len(), 2, "{mutable:#?}");
+    assert!(
+        mutable[0].contains("both cannot borrow `self` mutably"),
+        "{mutable:#?}"
+    );
+    assert!(
+        mutable[1].contains("both cannot borrow `out` mutably"),
+        "{mutable:#?}"
+    );
+    let upload = messages(r#"class = "upload", op = "put_object", hedge = "p95""#);
+    assert!(
+        upload.len() == 1 && upload[0].starts_with("`hedge` is for reads"),
+        "{upload:#?}"
+    );
 }
