@@ -17,7 +17,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use s3_ops_runtime::retry::{Jitter, RetryPolicy};
 use s3_ops_runtime::{s3_operation, Classify, ErrorClass, S3Error};
-use support::{mock_client, raw_response, s3_error_with_headers, BUCKET};
+use s3_ops_testkit::mock_client::{raw_response, s3_error_with_headers};
+use support::{mock_client, BUCKET};
 use tracing::field::{Field, Visit};
 use tracing::{span, Event, Metadata, Subscriber};
 
