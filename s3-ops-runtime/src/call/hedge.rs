@@ -54,8 +54,8 @@ fn decisive<T, E: Classify>(result: &Result<T, E>) -> bool {
 
 impl<P: CallPolicy> Call<'_, P> {
     /// Runs one attempt of a hedged site: the pair's first; if it has not answered after
-    /// `hedge`'s delay, and a hedge may be sent, its twin beside it. Then [`settle`]
-    /// (Self::settle) as after any attempt.
+    /// `hedge`'s delay, and a hedge may be sent, its twin beside it. Then
+    /// [`settle`](Self::settle) as after any attempt.
     ///
     /// A hedge is sent only while `circuit` is closed, within the site's share of hedges
     /// (one per ten calls), and with a token of the circuit's retry budget; it is counted in
