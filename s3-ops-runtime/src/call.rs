@@ -68,6 +68,21 @@ impl Site {
         }
     }
 
+    /// The site, moved out of `self`, which is left with empty caches: a `const` way to move it
+    /// out of an owner that frees the caches when dropped.
+    pub(crate) const fn take(&mut self) -> Site {
+        Site {
+            operation: self.operation,
+            policy: self.policy,
+            timeout: self.timeout,
+            deadline: self.deadline,
+            buckets: std::mem::replace(
+                &mut self.buckets,
+                [const { SiteCell::new() }; CACHED_BUCKETS],
+            ),
+        }
+    }
+
     /// Frees what the caches hold (a `Site` in a `static` never is: its caches live as long).
     pub(crate) fn free_caches(&mut self) {
         for slot in &mut self.buckets {

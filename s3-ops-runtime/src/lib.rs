@@ -69,7 +69,7 @@ pub mod client;
 mod config;
 mod error;
 pub mod metrics;
-mod operation;
+pub mod operation;
 pub mod retry;
 mod sync;
 

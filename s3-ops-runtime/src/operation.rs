@@ -2,6 +2,7 @@
 //! annotated (a closure, a generic helper) and for checking the engine on its own.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::breaker::CircuitBreaker;
@@ -58,40 +59,127 @@ impl OperationClass {
 /// # }
 /// ```
 ///
+/// [`with_timeout`](Self::with_timeout) and [`with_deadline`](Self::with_deadline) give an
+/// [`Operation<TimeLimited>`]: only then does the error type need `From<AttemptTimeout>`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use s3_ops_runtime::operation::TimeLimited;
+/// use s3_ops_runtime::{Operation, OperationClass, RetryPolicy};
+///
+/// static GET: Operation<TimeLimited> =
+///     Operation::with_policy(OperationClass::Download, "get_object", RetryPolicy::DEFAULT)
+///         .with_timeout(Duration::from_secs(2))
+///         .with_deadline(Duration::from_secs(5));
+/// ```
+///
 /// The attribute is the better tool for methods: it runs the body itself in the retry loop, so
 /// the body may borrow `self` mutably and move nothing into a closure.
-pub struct Operation {
+pub struct Operation<L = NoTimeLimit> {
     class: OperationClass,
     site: Site,
+    limit: PhantomData<L>,
+}
+
+/// The attempts of an [`Operation`] run as long as they take: its error type needs no
+/// `From<AttemptTimeout>`.
+#[derive(Clone, Copy, Debug)]
+pub struct NoTimeLimit;
+
+/// An [`Operation`] with a per-attempt timeout or a whole-call deadline: an attempt past it
+/// fails with [`AttemptTimeout`], so its error type needs `From<AttemptTimeout>`.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeLimited;
+
+/// How an [`Operation`] runs one attempt, and so what its error type `E` needs: implemented by
+/// [`NoTimeLimit`] for any `E`, by [`TimeLimited`] for an `E: From<AttemptTimeout>`. Sealed.
+pub trait AttemptRunner<E>: sealed::Sealed {
+    /// Runs `attempt` as the call's next one.
+    #[doc(hidden)]
+    fn run<T, F>(call: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>>;
+}
+
+impl<E> AttemptRunner<E> for NoTimeLimit {
+    #[inline]
+    fn run<T, F>(_: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        attempt
+    }
+}
+
+impl<E: From<AttemptTimeout>> AttemptRunner<E> for TimeLimited {
+    #[inline]
+    fn run<T, F>(call: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        call.limit().apply(attempt)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::NoTimeLimit {}
+    impl Sealed for super::TimeLimited {}
 }
 
 impl Operation {
     /// `operation` is the SDK's snake_case name (the `operation` label); the policy is the
     /// class's default.
     pub const fn new(class: OperationClass, operation: &'static str) -> Self {
-        Self::with_policy(class, operation, class.default_policy(), None)
+        Self::with_policy(class, operation, class.default_policy())
     }
 
-    /// An operation with a policy of your own and, optionally, a per-attempt time limit (an
-    /// attempt past it is a transient failure, so retried).
+    /// An operation with a policy of your own.
     pub const fn with_policy(
         class: OperationClass,
         operation: &'static str,
         policy: RetryPolicy,
-        timeout: Option<Duration>,
     ) -> Self {
         Self {
             class,
-            site: Site::new(operation, policy, timeout, None),
+            site: Site::new(operation, policy, None, None),
+            limit: PhantomData,
         }
+    }
+}
+
+impl<L> Operation<L> {
+    /// The same operation, with a time limit for each attempt: an attempt past it is cancelled
+    /// and fails with [`AttemptTimeout`], a transient failure, so retried.
+    pub const fn with_timeout(self, timeout: Duration) -> Operation<TimeLimited> {
+        let deadline = self.site.deadline;
+        self.time_limited(Some(timeout), deadline)
     }
 
     /// The same operation, with a time limit for the whole call: attempts and backoffs end by
     /// then. A backoff that would end past it is not slept (the call ends with its last error);
     /// an attempt still running at the deadline is cancelled and fails with [`AttemptTimeout`].
-    pub const fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.site.deadline = Some(deadline);
-        self
+    pub const fn with_deadline(self, deadline: Duration) -> Operation<TimeLimited> {
+        let timeout = self.site.timeout;
+        self.time_limited(timeout, Some(deadline))
+    }
+
+    const fn time_limited(
+        mut self,
+        timeout: Option<Duration>,
+        deadline: Option<Duration>,
+    ) -> Operation<TimeLimited> {
+        let mut site = self.site.take();
+        site.timeout = timeout;
+        site.deadline = deadline;
+        let class = self.class;
+        // Its caches moved to `site`: nothing is left for its `Drop` to free.
+        std::mem::forget(self);
+        Operation {
+            class,
+            site,
+            limit: PhantomData,
+        }
     }
 
     /// The class given at creation.
@@ -118,13 +206,14 @@ impl Operation {
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
-        E: Classify + From<CircuitOpen> + From<AttemptTimeout>,
+        E: Classify + From<CircuitOpen>,
+        L: AttemptRunner<E>,
     {
         let call = match Call::begin(&self.site, bucket, Some(circuit)) {
             Ok(call) => call,
             Err(refused) => return refused,
         };
-        drive(call, Some(circuit), attempt).await
+        drive::<L, _, _, _, _>(call, Some(circuit), attempt).await
     }
 
     /// Runs `attempt` without a breaker (best-effort cleanup), retrying transient failures if
@@ -137,19 +226,20 @@ impl Operation {
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
-        E: Classify + From<AttemptTimeout>,
+        E: Classify,
+        L: AttemptRunner<E>,
     {
-        drive(Call::begin_unguarded(&self.site, bucket), None, attempt).await
+        drive::<L, _, _, _, _>(Call::begin_unguarded(&self.site, bucket), None, attempt).await
     }
 }
 
-impl Drop for Operation {
+impl<L> Drop for Operation<L> {
     fn drop(&mut self) {
         self.site.free_caches();
     }
 }
 
-async fn drive<T, E, F, Fut>(
+async fn drive<L, T, E, F, Fut>(
     mut call: Call<'_>,
     circuit: Option<&CircuitBreaker>,
     mut attempt: F,
@@ -157,10 +247,11 @@ async fn drive<T, E, F, Fut>(
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: Classify + From<AttemptTimeout>,
+    E: Classify,
+    L: AttemptRunner<E>,
 {
     loop {
-        let result = call.with_timeout(attempt()).await;
+        let result = L::run(&call, attempt()).await;
         if call.settle(&result, circuit) {
             return result;
         }

@@ -60,7 +60,7 @@ fn breaker(name: &'static str, retry_budget: Option<u32>) -> CircuitBreaker {
 #[tokio::test(start_paused = true)]
 async fn an_empty_budget_ends_a_failing_call_with_its_last_error() {
     const OP: &str = "budget_runs_out";
-    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3));
     // Two retries' worth.
     let circuit = breaker("budget-runs-out", Some(2 * RETRY_COST));
     let attempts = Attempts::default();
@@ -83,7 +83,7 @@ async fn an_empty_budget_ends_a_failing_call_with_its_last_error() {
 
 #[tokio::test(start_paused = true)]
 async fn successes_refill_the_budget_up_to_its_capacity() {
-    let op = Operation::with_policy(UPLOAD, "budget_refill", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "budget_refill", exact_policy(3));
     let circuit = breaker("budget-refill", Some(20));
     let failures = AtomicU32::new(2);
 
@@ -113,7 +113,7 @@ async fn successes_refill_the_budget_up_to_its_capacity() {
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_after_an_attempt_timeout_costs_more() {
-    let op = Operation::with_policy(UPLOAD, "budget_timeout_cost", exact_policy(2), None);
+    let op = Operation::with_policy(UPLOAD, "budget_timeout_cost", exact_policy(2));
     let circuit = breaker("budget-timeout-cost", Some(100));
     let _ = op
         .run(&circuit, "b", || async {
@@ -126,7 +126,7 @@ async fn a_retry_after_an_attempt_timeout_costs_more() {
 #[tokio::test(start_paused = true)]
 async fn an_unlimited_budget_never_skips_a_retry() {
     const OP: &str = "budget_unlimited";
-    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3));
     let circuit = breaker("budget-unlimited", None);
     let attempts = Attempts::default();
     for _ in 0..200 {
@@ -140,7 +140,7 @@ async fn an_unlimited_budget_never_skips_a_retry() {
 #[tokio::test(start_paused = true)]
 async fn calls_without_a_breaker_share_one_process_wide_budget() {
     const OP: &str = "budget_unguarded";
-    let op = Operation::with_policy(OperationClass::Cleanup, OP, exact_policy(2), None);
+    let op = Operation::with_policy(OperationClass::Cleanup, OP, exact_policy(2));
     let attempts = Attempts::default();
     // The default capacity, 500 tokens, pays for 100 retries; the calls after that make one
     // attempt each. (Other tests of this binary run no unguarded retries.)
@@ -156,7 +156,7 @@ async fn calls_without_a_breaker_share_one_process_wide_budget() {
 #[tokio::test(start_paused = true)]
 async fn a_retry_is_not_made_once_the_circuit_is_open() {
     const OP: &str = "recheck_before_backoff";
-    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3));
     let circuit = breaker("recheck-before-backoff", Some(500));
     let attempts = Attempts::default();
 
@@ -187,7 +187,7 @@ async fn a_retry_is_not_made_once_the_circuit_is_open() {
 #[tokio::test(start_paused = true)]
 async fn a_circuit_that_opens_during_the_backoff_ends_the_call_after_it() {
     const OP: &str = "recheck_after_backoff";
-    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3));
     let circuit = breaker("recheck-after-backoff", Some(500));
     let attempts = Attempts::default();
 
@@ -214,7 +214,7 @@ async fn a_circuit_that_opens_during_the_backoff_ends_the_call_after_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_half_open_probe_retries_through_its_own_slot() {
-    let op = Operation::with_policy(UPLOAD, "recheck_probe", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "recheck_probe", exact_policy(3));
     let circuit = CircuitBreaker::with_config(
         "recheck-probe",
         BreakerConfig {
@@ -240,7 +240,7 @@ async fn a_half_open_probe_retries_through_its_own_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_admitted_while_closed_makes_no_retry_once_its_circuit_half_opened() {
-    let op = Operation::with_policy(UPLOAD, "recheck_half_open", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "recheck_half_open", exact_policy(3));
     let circuit = CircuitBreaker::with_config(
         "recheck-half-open",
         BreakerConfig {
@@ -268,7 +268,7 @@ async fn a_call_admitted_while_closed_makes_no_retry_once_its_circuit_half_opene
 
 #[tokio::test(start_paused = true)]
 async fn a_disabled_breaker_still_lets_retries_through() {
-    let op = Operation::with_policy(UPLOAD, "recheck_disabled", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "recheck_disabled", exact_policy(3));
     let circuit = breaker("recheck-disabled", Some(500));
     circuit.disable();
     let attempts = Attempts::default();
@@ -282,7 +282,7 @@ async fn a_disabled_breaker_still_lets_retries_through() {
 async fn a_backoff_that_would_end_past_the_deadline_is_not_slept() {
     const OP: &str = "deadline_backoff";
     // Backoffs of 1 s and 2 s: the second would end at 3 s, past the 2.5 s deadline.
-    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3), None)
+    let op = Operation::with_policy(UPLOAD, OP, exact_policy(3))
         .with_deadline(Duration::from_millis(2_500));
     let circuit = breaker("deadline-backoff", Some(500));
     let attempts = Attempts::default();
@@ -304,8 +304,8 @@ async fn a_backoff_that_would_end_past_the_deadline_is_not_slept() {
 
 #[tokio::test(start_paused = true)]
 async fn an_attempt_running_at_the_deadline_is_cancelled_and_fails_as_a_timeout() {
-    let op = Operation::with_policy(UPLOAD, "deadline_attempt", exact_policy(3), None)
-        .with_deadline(secs(5));
+    let op =
+        Operation::with_policy(UPLOAD, "deadline_attempt", exact_policy(3)).with_deadline(secs(5));
     let circuit = breaker("deadline-attempt", Some(500));
 
     let start = Instant::now();
@@ -323,7 +323,8 @@ async fn an_attempt_running_at_the_deadline_is_cancelled_and_fails_as_a_timeout(
 #[tokio::test(start_paused = true)]
 async fn the_deadline_shortens_the_last_attempts_timeout() {
     // Attempts of at most 2 s, backoffs of 1 s, deadline 4 s: 0–2 s, 3–4 s (cut at the deadline).
-    let op = Operation::with_policy(UPLOAD, "deadline_timeout", exact_policy(3), Some(secs(2)))
+    let op = Operation::with_policy(UPLOAD, "deadline_timeout", exact_policy(3))
+        .with_timeout(secs(2))
         .with_deadline(secs(4));
     let circuit = breaker("deadline-timeout", Some(500));
     let attempts = Attempts::default();
@@ -354,7 +355,7 @@ async fn attempts_are_capped_and_their_series_created_as_they_happen() {
         ..exact_policy(1)
     };
     assert_eq!(policy.attempts(), MAX_ATTEMPTS);
-    let op = Operation::with_policy(UPLOAD, OP, policy, None);
+    let op = Operation::with_policy(UPLOAD, OP, policy);
     assert_eq!(op.policy().max_attempts, MAX_ATTEMPTS);
     let circuit = breaker("attempts-capped", None);
 
@@ -373,7 +374,6 @@ async fn attempts_are_capped_and_their_series_created_as_they_happen() {
             max_attempts: 50,
             ..policy
         },
-        None,
     );
     op.run(&circuit, "b", || async { Ok::<_, S3Error>(()) })
         .await

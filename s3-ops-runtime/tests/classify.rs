@@ -306,7 +306,7 @@ async fn missing_credentials_are_local_not_retried_and_spare_the_breaker() {
     assert_eq!(err.kind(), S3ErrorKind::Dispatch);
 
     let breaker = CircuitBreaker::new("no-credentials");
-    let op = Operation::with_policy(OperationClass::Upload, "put_object", exact_policy(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, "put_object", exact_policy(3));
     let attempts = AtomicU32::new(0);
     for _ in 0..10 {
         let err = op
@@ -341,12 +341,7 @@ fn the_breaker_outcome_of_each_class() {
 
 #[tokio::test(start_paused = true)]
 async fn client_errors_never_open_the_breaker() {
-    let op = Operation::with_policy(
-        OperationClass::Download,
-        "get_object",
-        exact_policy(3),
-        None,
-    );
+    let op = Operation::with_policy(OperationClass::Download, "get_object", exact_policy(3));
     for (code, status) in [
         ("NoSuchKey", 404),
         ("AccessDenied", 403),
@@ -378,12 +373,7 @@ async fn client_errors_never_open_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn server_errors_do_open_the_breaker() {
     // The control for the test above: the same calls with a 5xx open it.
-    let op = Operation::with_policy(
-        OperationClass::Download,
-        "get_object",
-        exact_policy(1),
-        None,
-    );
+    let op = Operation::with_policy(OperationClass::Download, "get_object", exact_policy(1));
     for (code, status) in [("InternalError", 500), ("NotImplemented", 501)] {
         let breaker = CircuitBreaker::new("server-errors");
         for _ in 0..5 {

@@ -14,7 +14,7 @@ async fn attempts_of_a_failing_cleanup() -> u32 {
         jitter: Jitter::None,
         ..RetryPolicy::DEFAULT
     };
-    let op = Operation::with_policy(OperationClass::Cleanup, "delete_object", policy, None);
+    let op = Operation::with_policy(OperationClass::Cleanup, "delete_object", policy);
     let attempts = AtomicU32::new(0);
     let result: Result<(), S3Error> = op
         .run_without_breaker("cleanup-bucket", || async {

@@ -155,7 +155,7 @@ async fn paused_half_open(name: &'static str) -> CircuitBreaker {
 
 #[tokio::test(start_paused = true)]
 async fn a_probe_cancelled_by_a_timeout_frees_its_slot() {
-    let op = Operation::with_policy(OperationClass::Upload, "cancelled_probe", exact(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, "cancelled_probe", exact(3));
     let breaker = paused_half_open("cancelled-by-timeout").await;
 
     let hung = op.run(&breaker, "b", std::future::pending::<Result<(), S3Error>>);
@@ -177,7 +177,7 @@ async fn a_probe_cancelled_by_a_timeout_frees_its_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_probe_cancelled_by_select_frees_its_slot_for_the_next_operation() {
-    let op = Operation::with_policy(OperationClass::Upload, "selected_probe", exact(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, "selected_probe", exact(3));
     let breaker = paused_half_open("cancelled-by-select").await;
 
     let probe = op.run(&breaker, "b", std::future::pending::<Result<(), S3Error>>);
@@ -207,7 +207,7 @@ async fn a_probe_cancelled_by_select_frees_its_slot_for_the_next_operation() {
 
 #[tokio::test(start_paused = true)]
 async fn a_probe_holds_its_slot_across_retries_and_frees_it_when_cancelled_in_backoff() {
-    let op = Operation::with_policy(OperationClass::Upload, "probe_in_backoff", exact(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, "probe_in_backoff", exact(3));
     let breaker = paused_half_open("cancelled-in-backoff").await;
     let attempts = AtomicUsize::new(0);
 
@@ -226,7 +226,7 @@ async fn a_probe_holds_its_slot_across_retries_and_frees_it_when_cancelled_in_ba
 
 #[tokio::test(start_paused = true)]
 async fn the_slot_is_held_while_the_probe_retries() {
-    let op = Operation::with_policy(OperationClass::Upload, "probe_retrying", exact(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, "probe_retrying", exact(3));
     let breaker = paused_half_open("held-while-retrying").await;
     let attempts = AtomicUsize::new(0);
 

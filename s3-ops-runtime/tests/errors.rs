@@ -40,8 +40,8 @@ impl AttemptTimeoutProbe {
                 s3_ops_runtime::OperationClass::Cleanup,
                 "delete_object",
                 s3_ops_runtime::retry::RetryPolicy::NO_RETRY,
-                Some(limit),
-            );
+            )
+            .with_timeout(limit);
             #[derive(Debug)]
             struct Timeout(AttemptTimeout);
             impl From<AttemptTimeout> for Timeout {

@@ -70,7 +70,7 @@ async fn scenario(op: &Operation, breaker: &CircuitBreaker, bucket: &str) {
 async fn a_scripted_scenario_is_counted_exactly() {
     const OP: &str = "metrics_scenario_op";
     const BUCKET: &str = "metrics-scenario-bucket";
-    let op = Operation::with_policy(OperationClass::Upload, OP, exact(3), None);
+    let op = Operation::with_policy(OperationClass::Upload, OP, exact(3));
     let breaker = CircuitBreaker::new("metrics-scenario-circuit");
     scenario(&op, &breaker, BUCKET).await;
 
@@ -124,7 +124,7 @@ async fn render_exposes_the_four_series_with_their_exact_labels() {
     const OP: &str = "metrics_render_op";
     const BUCKET: &str = "metrics-render-bucket";
     const CIRCUIT: &str = "metrics-render-circuit";
-    let op = Operation::with_policy(OperationClass::Download, OP, exact(3), None);
+    let op = Operation::with_policy(OperationClass::Download, OP, exact(3));
     let breaker = CircuitBreaker::new(CIRCUIT);
     scenario(&op, &breaker, BUCKET).await;
 
@@ -292,7 +292,7 @@ async fn every_attempt_made_is_counted_even_with_a_zero_attempt_policy() {
     // `max_attempts: 0` is accepted by `Operation::with_policy` (only the attribute rejects
     // it) and still makes one attempt; the metrics' contract: one `s3_retry_attempts_total` per attempt made.
     const OP: &str = "metrics_zero_attempts_op";
-    let op = Operation::with_policy(OperationClass::Upload, OP, exact(0), None);
+    let op = Operation::with_policy(OperationClass::Upload, OP, exact(0));
     let breaker = CircuitBreaker::new("metrics-zero-attempts");
     let attempts = std::sync::atomic::AtomicU32::new(0);
     op.run(&breaker, "metrics-zero-attempts-bucket", || async {

@@ -36,7 +36,7 @@ fn status_line(answer: &str) -> &str {
 #[tokio::test]
 async fn the_metrics_server_serves_get_metrics() {
     const OP: &str = "metrics_server_op";
-    let op = Operation::with_policy(OperationClass::Upload, OP, RetryPolicy::NO_RETRY, None);
+    let op = Operation::with_policy(OperationClass::Upload, OP, RetryPolicy::NO_RETRY);
     let breaker = CircuitBreaker::new("metrics-server-circuit");
     op.run(&breaker, "metrics-server-bucket", || async {
         Ok::<_, S3Error>(())

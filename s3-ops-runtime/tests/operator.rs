@@ -64,7 +64,7 @@ async fn a_disabled_breaker_admits_every_call_and_never_opens() {
     assert_eq!(circuit.state(), CircuitState::Closed);
     assert_eq!(override_gauge(CIRCUIT), Some(2.0));
 
-    let op = Operation::with_policy(OperationClass::Upload, OP, exact_policy(1), None);
+    let op = Operation::with_policy(OperationClass::Upload, OP, exact_policy(1));
     for _ in 0..20 {
         let err = op
             .run(&circuit, "b", || async {

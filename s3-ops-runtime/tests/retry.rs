@@ -287,7 +287,7 @@ async fn failed_call(op: &Operation, breaker: &CircuitBreaker) {
 
 #[tokio::test(start_paused = true)]
 async fn transient_errors_are_retried_with_exponential_backoff_until_success() {
-    let op = Operation::with_policy(UPLOAD, "retry_until_success", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "retry_until_success", exact_policy(3));
     let breaker = CircuitBreaker::new("retry-until-success");
     let script = Script::new([slow_down(), slow_down()]);
 
@@ -301,7 +301,7 @@ async fn transient_errors_are_retried_with_exponential_backoff_until_success() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_stops_after_max_attempts_and_returns_the_last_error() {
-    let op = Operation::with_policy(UPLOAD, "retry_exhausted", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "retry_exhausted", exact_policy(3));
     let breaker = CircuitBreaker::new("retry-exhausted");
     let script = Script::new([
         slow_down(),
@@ -317,7 +317,7 @@ async fn a_call_stops_after_max_attempts_and_returns_the_last_error() {
     assert_eq!(script.runs(), 3);
     assert_eq!(script.gaps(), [secs(1), secs(2)]);
 
-    let op = Operation::with_policy(UPLOAD, "retry_five", exact_policy(5), None);
+    let op = Operation::with_policy(UPLOAD, "retry_five", exact_policy(5));
     let script = Script::new((0..10).map(|_| slow_down()));
     let _ = op.run(&breaker, "b", || script.attempt()).await;
     assert_eq!(script.runs(), 5);
@@ -326,7 +326,7 @@ async fn a_call_stops_after_max_attempts_and_returns_the_last_error() {
 
 #[tokio::test(start_paused = true)]
 async fn non_retryable_errors_are_returned_after_one_attempt() {
-    let op = Operation::with_policy(UPLOAD, "no_retry_client", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "no_retry_client", exact_policy(3));
     let breaker = CircuitBreaker::new("no-retry-client");
     for (code, status) in [
         ("NoSuchKey", 404),
@@ -346,7 +346,7 @@ async fn non_retryable_errors_are_returned_after_one_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn the_breaker_records_one_outcome_per_call_not_per_attempt() {
-    let op = Operation::with_policy(UPLOAD, "one_record_per_call", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "one_record_per_call", exact_policy(3));
     let breaker = CircuitBreaker::new("one-record-per-call");
     // Four calls of three failed attempts each: twelve failed attempts, four failed calls.
     for _ in 0..4 {
@@ -375,7 +375,7 @@ async fn the_breaker_records_one_outcome_per_call_not_per_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_refuses_the_call_without_running_the_attempt() {
-    let op = Operation::with_policy(UPLOAD, "refused", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "refused", exact_policy(3));
     let breaker = CircuitBreaker::new("refused");
     breaker.force_open();
     let script = Script::new([]);
@@ -394,7 +394,7 @@ async fn an_open_circuit_refuses_the_call_without_running_the_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn local_failures_are_not_retried_and_record_nothing_on_the_breaker() {
-    let op = Operation::with_policy(UPLOAD, "local_failure", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "local_failure", exact_policy(3));
     let breaker = CircuitBreaker::new("local-failure");
     for _ in 0..4 {
         failed_call(&op, &breaker).await;
@@ -445,7 +445,7 @@ async fn a_server_retry_hint_lengthens_the_wait() {
         }
     }
 
-    let op = Operation::with_policy(UPLOAD, "hinted", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "hinted", exact_policy(3));
     let breaker = CircuitBreaker::new("hinted");
     let start = Instant::now();
     let runs = AtomicU32::new(0);
@@ -468,7 +468,8 @@ async fn a_server_retry_hint_lengthens_the_wait() {
 
 #[tokio::test(start_paused = true)]
 async fn an_attempt_past_its_timeout_is_a_transient_failure() {
-    let op = Operation::with_policy(UPLOAD, "attempt_timeout", exact_policy(3), Some(secs(5)));
+    let op =
+        Operation::with_policy(UPLOAD, "attempt_timeout", exact_policy(3)).with_timeout(secs(5));
     let breaker = CircuitBreaker::new("attempt-timeout");
     let runs = AtomicU32::new(0);
     let start = Instant::now();
@@ -514,12 +515,7 @@ async fn cleanup_runs_without_a_breaker_and_once_by_default() {
     assert_eq!(script.runs(), 1);
 
     // Cleanup may opt into retries.
-    let op = Operation::with_policy(
-        OperationClass::Cleanup,
-        "delete_objects",
-        exact_policy(3),
-        None,
-    );
+    let op = Operation::with_policy(OperationClass::Cleanup, "delete_objects", exact_policy(3));
     let script = Script::new([slow_down(), slow_down()]);
     assert_eq!(
         op.run_without_breaker("b", || script.attempt())
@@ -531,7 +527,7 @@ async fn cleanup_runs_without_a_breaker_and_once_by_default() {
 
 #[tokio::test(start_paused = true)]
 async fn probes_through_operations_close_a_half_open_circuit() {
-    let op = Operation::with_policy(UPLOAD, "probe_calls", exact_policy(3), None);
+    let op = Operation::with_policy(UPLOAD, "probe_calls", exact_policy(3));
     let breaker = CircuitBreaker::with_config(
         "probe-calls",
         BreakerConfig {

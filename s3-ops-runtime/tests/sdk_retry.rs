@@ -38,7 +38,7 @@ fn slow_down() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
 }
 
 fn upload(name: &'static str) -> Operation {
-    Operation::with_policy(OperationClass::Upload, name, exact_policy(3), None)
+    Operation::with_policy(OperationClass::Upload, name, exact_policy(3))
 }
 
 /// Runs one `put_object` call through `op`, recording the virtual time of each attempt.

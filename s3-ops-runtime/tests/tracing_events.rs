@@ -91,7 +91,7 @@ async fn every_retry_is_logged_with_operation_attempt_delay_and_code() {
         jitter: Jitter::None,
         ..RetryPolicy::DEFAULT
     };
-    let op = Operation::with_policy(OperationClass::Upload, "tracing_op", policy, None);
+    let op = Operation::with_policy(OperationClass::Upload, "tracing_op", policy);
     let breaker = CircuitBreaker::new("tracing-retry");
     let mut errors = vec![
         S3Error::service("InternalError", Some(500)),
@@ -180,7 +180,7 @@ async fn retry_events_of(first_error: S3Error) -> Vec<Recorded> {
         jitter: Jitter::None,
         ..RetryPolicy::DEFAULT
     };
-    let op = Operation::with_policy(OperationClass::Cleanup, "delete_object", policy, None);
+    let op = Operation::with_policy(OperationClass::Cleanup, "delete_object", policy);
     let mut first = Some(first_error);
     op.run_without_breaker("tracing-bucket", || {
         let next = first.take();

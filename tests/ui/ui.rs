@@ -46,6 +46,7 @@ pass_files! {
     error_types = "pass/error-types.rs",
     generics_and_lifetimes = "pass/generics-and-lifetimes.rs",
     hedge = "pass/hedge.rs",
+    operation = "pass/operation.rs",
     receivers = "pass/receivers.rs",
     retry_policy = "pass/retry-policy.rs",
     shadowing = "pass/shadowing.rs",
