@@ -19,7 +19,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 pids=()
 tmp=$(mktemp -d)
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/step.sh
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$tmp"
@@ -68,7 +68,8 @@ cp rust-toolchain.toml "$project/"
 
 step "consumer: build (aws-sdk-s3 with its default features; own target dir)"
 started=$(date +%s)
-(cd "$project" && CARGO_TARGET_DIR="$TARGET/consumer" cargo build --quiet)
+# Without debug info: a second build of the SDK, kept small on disk.
+(cd "$project" && CARGO_TARGET_DIR="$TARGET/consumer" CARGO_PROFILE_DEV_DEBUG=0 cargo build --quiet)
 echo "consumer built in $(($(date +%s) - started)) s"
 # The model checker is for the runtime's own unit tests: not even the lockfile of a user may
 # name it (it did while it was a cfg-gated normal dependency).

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CRATE=s3-ops-runtime
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/step.sh
 
 features=$(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
