@@ -4,9 +4,7 @@ async fn archive(&self, key: &str) -> Result<(), S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
         "copy_object",
-        3u32,
-        1000000000u64,
-        30000000000u64,
+        __s3_ops::OperationClass::Upload.default_policy(),
         0u64,
         0u64,
     );

@@ -10,9 +10,7 @@ where
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
         "get_object",
-        3u32,
-        1000000000u64,
-        30000000000u64,
+        __s3_ops::OperationClass::Download.default_policy(),
         0u64,
         0u64,
     );

@@ -4,9 +4,7 @@ async fn purge(&mut self, prefix: &str) -> Result<usize, S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
         "delete_objects",
-        1u32,
-        1000000000u64,
-        30000000000u64,
+        __s3_ops::OperationClass::Cleanup.default_policy(),
         0u64,
         0u64,
     );

@@ -4,9 +4,12 @@ async fn content_length(&self, key: &str) -> Result<i64, S3Error> {
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
         "head_object",
-        5u32,
-        100000000u64,
-        2000000000u64,
+        __s3_ops::RetryPolicy {
+            max_attempts: 5u32,
+            base_delay: __s3_ops::Duration::from_nanos(100000000u64),
+            max_delay: __s3_ops::Duration::from_nanos(2000000000u64),
+            ..__s3_ops::OperationClass::Download.default_policy()
+        },
         0u64,
         0u64,
     );

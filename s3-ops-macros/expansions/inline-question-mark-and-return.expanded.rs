@@ -8,9 +8,7 @@ pub async fn upload_result(
     use ::s3_ops_runtime::__private as __s3_ops;
     static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
         "put_object",
-        3u32,
-        1000000000u64,
-        30000000000u64,
+        __s3_ops::OperationClass::Upload.default_policy(),
         0u64,
         0u64,
     );

@@ -100,7 +100,7 @@ use crate::args::HedgeAfter;
 use crate::attempt;
 use crate::function::Function;
 
-use crate::validate::Config;
+use crate::validate::{Class, Config};
 
 pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
     let Function {
@@ -228,9 +228,7 @@ pub(crate) fn expand(func: Function, config: Config) -> TokenStream {
 /// The `static` describing the call site: built at compile time, so the hot path only reads it.
 fn site(config: &Config) -> TokenStream {
     let op = &config.op;
-    let max_attempts = config.max_attempts;
-    let base = config.base_delay_nanos;
-    let max = config.max_delay_nanos;
+    let policy = policy(config);
     // 0 is none (the macro rejects a zero `timeout` or `deadline`).
     let timeout = config.timeout_nanos.unwrap_or(0);
     let deadline = config.deadline_nanos.unwrap_or(0);
@@ -243,10 +241,31 @@ fn site(config: &Config) -> TokenStream {
     });
     quote! {
         static __S3_OPS_SITE: __s3_ops::Site = __s3_ops::site(
-            #op, #max_attempts, #base, #max, #timeout, #deadline,
+            #op, #policy, #timeout, #deadline,
         );
         #hedge
     }
+}
+
+/// The site's retry policy: the runtime's default for the class, with what the attribute sets.
+fn policy(config: &Config) -> TokenStream {
+    let class = match config.class {
+        Class::Upload => quote!(Upload),
+        Class::Download => quote!(Download),
+        Class::Cleanup => quote!(Cleanup),
+    };
+    let default = quote!(__s3_ops::OperationClass::#class.default_policy());
+    let attempts = config.max_attempts.map(|n| quote!(max_attempts: #n,));
+    let base = config
+        .base_delay_nanos
+        .map(|nanos| quote!(base_delay: __s3_ops::Duration::from_nanos(#nanos),));
+    let max = config
+        .max_delay_nanos
+        .map(|nanos| quote!(max_delay: __s3_ops::Duration::from_nanos(#nanos),));
+    if attempts.is_none() && base.is_none() && max.is_none() {
+        return default;
+    }
+    quote!(__s3_ops::RetryPolicy { #attempts #base #max ..#default })
 }
 
 /// One attempt of a hedged site: the attempt and its twin, the same `async` block built twice

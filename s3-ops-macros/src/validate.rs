@@ -66,9 +66,12 @@ pub(crate) struct Config {
     /// The breaker as a place expression, and where errors about it should point; `None` for
     /// cleanup.
     pub(crate) circuit: Option<(TokenStream, Span)>,
-    pub(crate) max_attempts: u32,
-    pub(crate) base_delay_nanos: u64,
-    pub(crate) max_delay_nanos: u64,
+    /// Whose default retry policy the site starts from: the runtime's, named by the expansion.
+    pub(crate) class: Class,
+    /// What the attribute changes of that policy; `None` keeps the default.
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) base_delay_nanos: Option<u64>,
+    pub(crate) max_delay_nanos: Option<u64>,
     pub(crate) timeout_nanos: Option<u64>,
     /// The whole call's time limit.
     pub(crate) deadline_nanos: Option<u64>,
@@ -80,6 +83,9 @@ pub(crate) struct Config {
     pub(crate) return_span: Span,
 }
 
+// The runtime's default delays (`RetryPolicy::DEFAULT`), only to check a delay given against the
+// other one's default and to word that message; the runtime's test `attribute_messages_name_the_default_delays`
+// pins them. The expansion names the runtime's policy and writes none of these.
 const SECOND: u64 = 1_000_000_000;
 const DEFAULT_BASE: u64 = SECOND;
 const DEFAULT_MAX: u64 = 30 * SECOND;
@@ -101,11 +107,12 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
     check_async(sig, errors);
     let return_span = check_return(sig, errors);
 
-    let default_attempts = if class == Some(Class::Cleanup) { 1 } else { 3 };
-    let max_attempts = args.max_attempts.map_or(default_attempts, |n| n.value);
-    let base_delay_nanos = args.base_delay.as_ref().map_or(DEFAULT_BASE, |d| d.value);
-    let max_delay_nanos = args.max_delay.as_ref().map_or(DEFAULT_MAX, |d| d.value);
-    if base_delay_nanos > max_delay_nanos && args.retry.is_none() {
+    let max_attempts = args.max_attempts.map(|n| n.value);
+    let base_delay_nanos = args.base_delay.as_ref().map(|d| d.value);
+    let max_delay_nanos = args.max_delay.as_ref().map(|d| d.value);
+    if base_delay_nanos.unwrap_or(DEFAULT_BASE) > max_delay_nanos.unwrap_or(DEFAULT_MAX)
+        && args.retry.is_none()
+    {
         let (span, message) = match (&args.base_delay, &args.max_delay) {
             (Some(base), Some(_)) => (
                 base.span,
@@ -134,8 +141,8 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Option<
 
     check_deadline(args.deadline.as_ref(), args.timeout.as_ref(), errors);
 
-    class?;
     Some(Config {
+        class: class?,
         op: op?,
         bucket: args.bucket,
         circuit: circuit?,

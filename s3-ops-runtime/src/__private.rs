@@ -12,7 +12,10 @@ pub use crate::call::expansion::{
 };
 pub use crate::call::hedge::AttemptPair;
 pub use crate::call::{AttemptLimit, Call, CallPolicy, Site, SitePolicy};
+pub use crate::operation::OperationClass;
 pub use crate::retry::hedge::Hedge;
+pub use crate::retry::RetryPolicy;
 pub use core::convert::From as ConvertFrom;
 pub use core::option::Option::None as OptionNone;
 pub use core::result::Result::{Err as ResultErr, Ok as ResultOk};
+pub use core::time::Duration;

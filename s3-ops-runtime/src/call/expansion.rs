@@ -12,22 +12,13 @@ use crate::retry::hedge::{Hedge, HedgeDelay};
 use crate::retry::RetryPolicy;
 
 /// The `static` call site of an annotated method, from the attribute's checked arguments:
-/// delays in nanoseconds, `timeout_nanos` and `deadline_nanos` 0 for none.
+/// `timeout_nanos` and `deadline_nanos` 0 for none.
 pub const fn site(
     operation: &'static str,
-    max_attempts: u32,
-    base_delay_nanos: u64,
-    max_delay_nanos: u64,
+    policy: RetryPolicy,
     timeout_nanos: u64,
     deadline_nanos: u64,
 ) -> Site {
-    // The attribute sets attempts and delays; growth and jitter are the default policy's.
-    let policy = RetryPolicy {
-        max_attempts,
-        base_delay: Duration::from_nanos(base_delay_nanos),
-        max_delay: Duration::from_nanos(max_delay_nanos),
-        ..RetryPolicy::DEFAULT
-    };
     Site::new(
         operation,
         policy,

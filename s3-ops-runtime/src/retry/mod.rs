@@ -172,6 +172,14 @@ fn thread_rng_unit() -> f64 {
 mod tests {
     use super::*;
 
+    /// The attribute checks a delay it is given against the other's default, and says "the
+    /// default `max_delay` (30s)" or "the default `base_delay` (1s)": these must be them.
+    #[test]
+    fn attribute_messages_name_the_default_delays() {
+        assert_eq!(RetryPolicy::DEFAULT.base_delay, Duration::from_secs(1));
+        assert_eq!(RetryPolicy::DEFAULT.max_delay, Duration::from_secs(30));
+    }
+
     #[test]
     fn backoff_doubles_from_base_and_stops_at_the_cap() {
         let p = RetryPolicy::DEFAULT;
