@@ -49,6 +49,9 @@ const UPLOAD_CIRCUIT: &str = "soak-upload";
 const DOWNLOAD_CIRCUIT: &str = "soak-download";
 const TASKS: usize = 64;
 const MAX_OBJECT: usize = 64 * 1024;
+/// Keys a task keeps written at most (a put past it becomes a delete). The 20 000-operation soak
+/// stays below it; a million-operation run reaches it early and then holds steady.
+const LIVE_PER_TASK: usize = 256;
 
 // The attribute's arguments below must match these.
 const MAX_ATTEMPTS: u32 = 3;
@@ -282,6 +285,46 @@ impl Rng {
     }
 }
 
+/// An object's bytes, remembered by the seed and length that make them: the soak's memory stays
+/// flat however many objects it has written (at a million operations, keeping the bytes
+/// themselves took 1.3 GB).
+#[derive(Clone, Copy)]
+struct Content {
+    seed: u64,
+    len: u32,
+}
+
+impl Content {
+    fn new(rng: &mut Rng) -> Content {
+        let len = rng.size() as u32;
+        Content {
+            seed: rng.next_u64(),
+            len,
+        }
+    }
+
+    fn bytes(self) -> bytes::Bytes {
+        Rng(self.seed).bytes(self.len as usize)
+    }
+
+    fn len(self) -> usize {
+        self.len as usize
+    }
+}
+
+/// A key of the soak, `t{task}/k{serial}`, held as the two numbers.
+#[derive(Clone, Copy)]
+struct Key {
+    task: u16,
+    serial: u32,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "t{:02}/k{:06}", self.task, self.serial)
+    }
+}
+
 /// What one operation kind saw.
 #[derive(Default, Clone, Debug)]
 struct OpTally {
@@ -301,11 +344,11 @@ struct Observed {
     max_call: Duration,
     max_call_op: &'static str,
     /// Puts the caller saw succeed and never deleted: must be readable, byte-identical.
-    live: Vec<(String, bytes::Bytes)>,
+    live: Vec<(Key, Content)>,
     /// Puts the caller saw fail, and deletes the caller saw fail: absent, or byte-identical.
-    maybe: Vec<(String, bytes::Bytes)>,
+    maybe: Vec<(Key, Content)>,
     /// Deleted with success, and no put attempt of the key was abandoned: must be absent.
-    gone: Vec<String>,
+    gone: Vec<Key>,
 }
 
 impl Observed {
@@ -334,8 +377,8 @@ impl Observed {
 
 /// A key a task has written and not yet deleted.
 struct Written {
-    key: String,
-    body: bytes::Bytes,
+    key: Key,
+    content: Content,
     /// A put attempt was abandoned at its timeout: its request may land at any later time.
     stray_put: bool,
 }
@@ -491,53 +534,57 @@ async fn worker(shared: Arc<Shared>, task: usize) -> Observed {
             faults.cut_body_next("get_object", 1);
         }
         loop {
-            let refused = if written.is_empty() || choice < 0.35 {
+            // At `LIVE_PER_TASK` keys a put becomes a delete: what the soak and the server hold
+            // stays bounded however long it runs.
+            let put = written.is_empty() || (choice < 0.35 && written.len() < LIVE_PER_TASK);
+            let refused = if put {
                 serial += 1;
-                let key = format!("t{task:02}/k{serial:06}");
-                let size = rng.size();
-                let body = rng.bytes(size);
+                let key = Key {
+                    task: task as u16,
+                    serial,
+                };
+                let content = Content::new(&mut rng);
                 let attempts = Attempts::default();
                 let check = CallCheck::begin("put_object", Some(&svc.upload_circuit));
-                let result = svc.put(&key, &body, &attempts).await;
+                let result = svc.put(&key.to_string(), &content.bytes(), &attempts).await;
                 let refused = check.end(&result, &attempts, &mut seen);
                 match result {
                     Ok(()) => written.push(Written {
                         key,
-                        body,
+                        content,
                         stray_put: attempts.abandoned(),
                     }),
                     Err(_) if refused.is_some() => serial -= 1,
-                    Err(_) => seen.maybe.push((key, body)),
+                    Err(_) => seen.maybe.push((key, content)),
                 }
                 refused
-            } else if choice < 0.85 {
+            } else if (0.35..0.85).contains(&choice) {
                 let target = &written[rng.below(written.len())];
+                let key = target.key.to_string();
                 let attempts = Attempts::default();
                 if choice < 0.70 {
                     let check = CallCheck::begin("get_object", Some(&svc.download_circuit));
-                    let result = svc.get(&target.key, &attempts).await;
+                    let result = svc.get(&key, &attempts).await;
                     let refused = check.end(&result, &attempts, &mut seen);
                     if let Ok(bytes) = &result {
-                        if *bytes != target.body {
+                        if *bytes != target.content.bytes() {
                             seen.violations.push(format!(
-                                "get {}: Ok with {} bytes that differ from the {} put",
-                                target.key,
+                                "get {key}: Ok with {} bytes that differ from the {} put",
                                 bytes.len(),
-                                target.body.len()
+                                target.content.len()
                             ));
                         }
                     }
                     refused
                 } else {
                     let check = CallCheck::begin("head_object", Some(&svc.download_circuit));
-                    let result = svc.head(&target.key, &attempts).await;
+                    let result = svc.head(&key, &attempts).await;
                     let refused = check.end(&result, &attempts, &mut seen);
                     if let Ok(length) = result {
-                        if length != target.body.len() as i64 {
+                        if length != target.content.len() as i64 {
                             seen.violations.push(format!(
-                                "head {}: Ok with length {length}, {} put",
-                                target.key,
-                                target.body.len()
+                                "head {key}: Ok with length {length}, {} put",
+                                target.content.len()
                             ));
                         }
                     }
@@ -547,13 +594,13 @@ async fn worker(shared: Arc<Shared>, task: usize) -> Observed {
                 let target = written.swap_remove(rng.below(written.len()));
                 let attempts = Attempts::default();
                 let check = CallCheck::begin("delete_object", None);
-                let result = svc.delete(&target.key, &attempts).await;
+                let result = svc.delete(&target.key.to_string(), &attempts).await;
                 let refused = check.end(&result, &attempts, &mut seen);
                 match result {
                     Ok(()) if !target.stray_put => seen.gone.push(target.key),
                     // A stray put attempt may land after the delete: either state is right.
-                    Ok(()) => seen.maybe.push((target.key, target.body)),
-                    Err(_) => seen.maybe.push((target.key, target.body)),
+                    Ok(()) => seen.maybe.push((target.key, target.content)),
+                    Err(_) => seen.maybe.push((target.key, target.content)),
                 }
                 refused
             };
@@ -568,7 +615,7 @@ async fn worker(shared: Arc<Shared>, task: usize) -> Observed {
         }
     }
     seen.live
-        .extend(written.into_iter().map(|w| (w.key, w.body)));
+        .extend(written.into_iter().map(|w| (w.key, w.content)));
     seen
 }
 
@@ -694,9 +741,9 @@ fn gauge(rendered: &str, circuit: &str) -> Option<f64> {
 #[derive(Clone)]
 enum Expect {
     /// The caller saw its put succeed: there, byte for byte.
-    Exactly(bytes::Bytes),
+    Exactly(Content),
     /// The outcome is unknown: absent, or there byte for byte.
-    AbsentOrExactly(bytes::Bytes),
+    AbsentOrExactly(Content),
     /// Deleted with success and no stray put: absent.
     Absent,
 }
@@ -704,16 +751,16 @@ enum Expect {
 /// Reads back every key the soak touched (faults cleared, 16 readers at once); returns how
 /// many puts were verified byte-identical, and the problems found.
 async fn verify_objects(client: &Client, seen: &Observed) -> (usize, Vec<String>) {
-    let expectations: Vec<(String, Expect)> = seen
+    let expectations: Vec<(Key, Expect)> = seen
         .live
         .iter()
-        .map(|(key, body)| (key.clone(), Expect::Exactly(body.clone())))
+        .map(|&(key, content)| (key, Expect::Exactly(content)))
         .chain(
             seen.maybe
                 .iter()
-                .map(|(key, body)| (key.clone(), Expect::AbsentOrExactly(body.clone()))),
+                .map(|&(key, content)| (key, Expect::AbsentOrExactly(content))),
         )
-        .chain(seen.gone.iter().map(|key| (key.clone(), Expect::Absent)))
+        .chain(seen.gone.iter().map(|&key| (key, Expect::Absent)))
         .collect();
     let mut readers = tokio::task::JoinSet::new();
     for chunk in expectations.chunks(expectations.len().div_ceil(16).max(1)) {
@@ -722,7 +769,13 @@ async fn verify_objects(client: &Client, seen: &Observed) -> (usize, Vec<String>
             let mut verified = 0;
             let mut problems = Vec::new();
             for (key, expect) in chunk {
-                let stored = match client.get_object().bucket(BUCKET).key(&key).send().await {
+                let stored = match client
+                    .get_object()
+                    .bucket(BUCKET)
+                    .key(key.to_string())
+                    .send()
+                    .await
+                {
                     Ok(output) => match output.body.collect().await {
                         Ok(body) => Some(body.into_bytes()),
                         Err(err) => {
@@ -740,21 +793,24 @@ async fn verify_objects(client: &Client, seen: &Observed) -> (usize, Vec<String>
                     }
                 };
                 match (expect, stored) {
-                    (Expect::Exactly(body), Some(bytes)) if bytes == body => verified += 1,
-                    (Expect::Exactly(body), Some(bytes)) => problems.push(format!(
+                    (Expect::Exactly(content), Some(bytes)) if bytes == content.bytes() => {
+                        verified += 1;
+                    }
+                    (Expect::Exactly(content), Some(bytes)) => problems.push(format!(
                         "{key}: put succeeded with {} bytes, read back {} different bytes",
-                        body.len(),
+                        content.len(),
                         bytes.len()
                     )),
                     (Expect::Exactly(_), None) => {
                         problems.push(format!("{key}: put succeeded, object is missing"));
                     }
                     (Expect::AbsentOrExactly(_), None) | (Expect::Absent, None) => {}
-                    (Expect::AbsentOrExactly(body), Some(bytes)) if bytes == body => {}
-                    (Expect::AbsentOrExactly(body), Some(bytes)) => problems.push(format!(
+                    (Expect::AbsentOrExactly(content), Some(bytes)) if bytes == content.bytes() => {
+                    }
+                    (Expect::AbsentOrExactly(content), Some(bytes)) => problems.push(format!(
                         "{key}: stored {} bytes that are not the {} put",
                         bytes.len(),
-                        body.len()
+                        content.len()
                     )),
                     (Expect::Absent, Some(_)) => {
                         problems.push(format!("{key}: deleted with success, still there"));

@@ -46,6 +46,7 @@
 //! - [`retry::RetryPolicy`]: the backoff.
 //! - [`metrics`]: the Prometheus series; [`metrics::register`] puts them in your own registry.
 //! - [`client::configure`]: an `aws_sdk_s3` client with the SDK's retries off.
+//! - [`Operation`]: the same call around a closure, where a method cannot be annotated.
 //!
 //! # Features
 //!

@@ -1,7 +1,8 @@
 //! The runtime's modules depend on each other one way only:
 //!
 //! ```text
-//! sync, classify ← error ← retry ← breaker ← {metrics, config} ← call ← {operation, __private}
+//! sync, classify ← error ← retry ← breaker ← {metrics, config} ← call ← {operation, client}
+//!     ← __private
 //! ```
 //!
 //! Read from the sources: each `crate::<module>` a module's files name is a dependency. A
@@ -20,7 +21,10 @@ const LAYERS: &[&[&str]] = &[
     // What reads the breakers and the policies: their metrics, their settings.
     &["metrics", "config"],
     &["call"],
-    &["operation", "__private", "client"],
+    &["operation", "client"],
+    // The expansion's facade: it re-exports from any of them (an operation class's default
+    // policy among them).
+    &["__private"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
