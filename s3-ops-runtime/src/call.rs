@@ -594,6 +594,12 @@ mod tests {
             "a",
             "b",
             "ab",
+            "bb",
+            // Three bytes, each one the only difference: the first, the middle, the last.
+            "abc",
+            "xbc",
+            "axc",
+            "abx",
             "results",
             "resultz",
             "results1",

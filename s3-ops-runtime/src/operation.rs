@@ -6,9 +6,11 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::breaker::CircuitBreaker;
-use crate::call::{Call, Site};
+use crate::call::hedge::AttemptPair;
+use crate::call::{AttemptLimit, Call, Site};
 use crate::classify::Classify;
 use crate::error::{AttemptTimeout, CircuitOpen};
+use crate::retry::hedge::{Hedge, HedgeDelay};
 use crate::retry::RetryPolicy;
 
 /// The three kinds of S3 call, each with its own breaker (or none) and defaults.
@@ -78,6 +80,7 @@ impl OperationClass {
 pub struct Operation<L = NoTimeLimit> {
     class: OperationClass,
     site: Site,
+    hedge: Option<Hedge>,
     limit: PhantomData<L>,
 }
 
@@ -94,16 +97,16 @@ pub struct TimeLimited;
 /// How an [`Operation`] runs one attempt, and so what its error type `E` needs: implemented by
 /// [`NoTimeLimit`] for any `E`, by [`TimeLimited`] for an `E: From<AttemptTimeout>`. Sealed.
 pub trait AttemptRunner<E>: sealed::Sealed {
-    /// Runs `attempt` as the call's next one.
+    /// Runs `attempt` as the call's next one, within `limit`.
     #[doc(hidden)]
-    fn run<T, F>(call: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    fn run<T, F>(limit: AttemptLimit, attempt: F) -> impl Future<Output = Result<T, E>>
     where
         F: Future<Output = Result<T, E>>;
 }
 
 impl<E> AttemptRunner<E> for NoTimeLimit {
     #[inline]
-    fn run<T, F>(_: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    fn run<T, F>(_: AttemptLimit, attempt: F) -> impl Future<Output = Result<T, E>>
     where
         F: Future<Output = Result<T, E>>,
     {
@@ -113,11 +116,11 @@ impl<E> AttemptRunner<E> for NoTimeLimit {
 
 impl<E: From<AttemptTimeout>> AttemptRunner<E> for TimeLimited {
     #[inline]
-    fn run<T, F>(call: &Call<'_>, attempt: F) -> impl Future<Output = Result<T, E>>
+    fn run<T, F>(limit: AttemptLimit, attempt: F) -> impl Future<Output = Result<T, E>>
     where
         F: Future<Output = Result<T, E>>,
     {
-        call.limit().apply(attempt)
+        limit.apply(attempt)
     }
 }
 
@@ -143,6 +146,7 @@ impl Operation {
         Self {
             class,
             site: Site::new(operation, policy, None, None),
+            hedge: None,
             limit: PhantomData,
         }
     }
@@ -173,13 +177,57 @@ impl<L> Operation<L> {
         site.timeout = timeout;
         site.deadline = deadline;
         let class = self.class;
+        let hedge = self.hedge.take();
         // Its caches moved to `site`: nothing is left for its `Drop` to free.
         std::mem::forget(self);
         Operation {
             class,
             site,
+            hedge,
             limit: PhantomData,
         }
+    }
+
+    /// The same operation with hedged reads: an attempt that has not answered after `delay`
+    /// gets an identical one beside it, and the first success or final error wins (the other
+    /// is dropped, its request cancelled). As with the attribute's `hedge` argument: no hedge
+    /// unless the circuit is closed, at most one per ten calls, each taking a token of the
+    /// circuit's retry budget; counted in `s3_hedged_attempts_total`.
+    ///
+    /// The closure is called twice for each attempt, and the second future is dropped unpolled
+    /// unless the hedge is sent: it must do its work when polled (an `async` block or the SDK's
+    /// `send()`), not when called.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use s3_ops_runtime::retry::hedge::HedgeDelay;
+    /// use s3_ops_runtime::{CircuitBreaker, Operation, OperationClass, S3Error};
+    ///
+    /// static GET: Operation = Operation::new(OperationClass::Download, "get_object")
+    ///     .with_hedge(HedgeDelay::Percentile(950));
+    ///
+    /// # async fn read(client: &aws_sdk_s3::Client, circuit: &CircuitBreaker) -> Result<(), S3Error> {
+    /// let bytes = GET
+    ///     .run(circuit, "results", || async {
+    ///         let object = client.get_object().bucket("results").key("a.md").send().await?;
+    ///         Ok::<_, S3Error>(object.body.collect().await?.into_bytes())
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// For an operation not of the download class (at compile time in a `static`): a hedge
+    /// sends a request twice, which only a read may do.
+    pub const fn with_hedge(mut self, delay: HedgeDelay) -> Self {
+        assert!(
+            matches!(self.class, OperationClass::Download),
+            "hedged reads are for the download class: a write or a delete must not be sent twice"
+        );
+        self.hedge = Some(Hedge::new(delay));
+        self
     }
 
     /// The class given at creation.
@@ -213,7 +261,7 @@ impl<L> Operation<L> {
             Ok(call) => call,
             Err(refused) => return refused,
         };
-        drive::<L, _, _, _, _>(call, Some(circuit), attempt).await
+        drive::<L, _, _, _, _>(call, self.hedge.as_ref(), Some(circuit), attempt).await
     }
 
     /// Runs `attempt` without a breaker (best-effort cleanup), retrying transient failures if
@@ -229,7 +277,8 @@ impl<L> Operation<L> {
         E: Classify,
         L: AttemptRunner<E>,
     {
-        drive::<L, _, _, _, _>(Call::begin_unguarded(&self.site, bucket), None, attempt).await
+        let call = Call::begin_unguarded(&self.site, bucket);
+        drive::<L, _, _, _, _>(call, self.hedge.as_ref(), None, attempt).await
     }
 }
 
@@ -241,6 +290,7 @@ impl<L> Drop for Operation<L> {
 
 async fn drive<L, T, E, F, Fut>(
     mut call: Call<'_>,
+    hedge: Option<&Hedge>,
     circuit: Option<&CircuitBreaker>,
     mut attempt: F,
 ) -> Result<T, E>
@@ -251,7 +301,16 @@ where
     L: AttemptRunner<E>,
 {
     loop {
-        let result = L::run(&call, attempt()).await;
+        let limit = call.limit();
+        let result = match hedge {
+            None => L::run(limit, attempt()).await,
+            Some(hedge) => {
+                let mut pair = AttemptPair::new();
+                pair.put(L::run(limit, attempt()));
+                pair.put(L::run(limit, attempt()));
+                call.hedged(hedge, pair, circuit).await
+            }
+        };
         if call.settle(&result, circuit) {
             return result;
         }

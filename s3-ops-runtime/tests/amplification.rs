@@ -55,6 +55,17 @@ fn breaker(name: &'static str, retry_budget: Option<u32>) -> CircuitBreaker {
     )
 }
 
+/// `s3_retries_skipped_total` for `op` as Prometheus scrapes it: the `reason` label is the
+/// documented value (`budget`, `circuit_open`, `deadline`), the count `n`.
+fn assert_exported_skips(op: &str, reason: &str, n: u64) {
+    let line = format!("s3_retries_skipped_total{{operation=\"{op}\",reason=\"{reason}\"}} {n}");
+    let rendered = metrics::render();
+    assert!(
+        rendered.lines().any(|l| l == line),
+        "`{line}` not in the exposition:\n{rendered}"
+    );
+}
+
 // ---- the budget ----
 
 #[tokio::test(start_paused = true)]
@@ -78,6 +89,7 @@ async fn an_empty_budget_ends_a_failing_call_with_its_last_error() {
     assert_eq!(err.code(), Some("SlowDown"), "the last error, as it was");
     assert_eq!(attempts.total(), 4, "no retry without tokens");
     assert_eq!(metrics::retries_skipped_total(OP, SkippedRetry::Budget), 1);
+    assert_exported_skips(OP, "budget", 1);
     assert_eq!(metrics::retry_attempts_total(OP, 2), 1);
 }
 
@@ -209,6 +221,7 @@ async fn a_circuit_that_opens_during_the_backoff_ends_the_call_after_it() {
         metrics::retries_skipped_total(OP, SkippedRetry::CircuitOpen),
         1
     );
+    assert_exported_skips(OP, "circuit_open", 1);
     assert_eq!(metrics::retry_attempts_total(OP, 2), 0);
 }
 
@@ -300,6 +313,7 @@ async fn a_backoff_that_would_end_past_the_deadline_is_not_slept() {
         metrics::retries_skipped_total(OP, SkippedRetry::Deadline),
         1
     );
+    assert_exported_skips(OP, "deadline", 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,6 +2,8 @@
 //! wins, what the loser leaves behind (nothing), when no hedge is sent (circuit not closed, the
 //! site's share spent, the retry budget empty, no latencies yet), and how hedges are counted.
 //!
+//! The closure API's `Operation::with_hedge` runs the same race (the last tests).
+//!
 //! Each test calls a method of its own (its own S3 operation): a site's share of hedges and
 //! its latencies, like its metric series, belong to that method.
 
@@ -11,7 +13,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use s3_ops_runtime::metrics::{self, HedgeOutcome};
-use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, S3Error, S3ErrorKind};
+use s3_ops_runtime::operation::TimeLimited;
+use s3_ops_runtime::retry::hedge::HedgeDelay;
+use s3_ops_runtime::{
+    s3_operation, BreakerConfig, CircuitBreaker, Operation, OperationClass, S3Error, S3ErrorKind,
+};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -443,6 +449,75 @@ async fn each_attempt_of_a_hedged_read_keeps_its_timeout() {
         "the hedge, sent at 10 ms, timed out 100 ms later"
     );
     reader.assert_nothing_held();
+}
+
+// ---- the closure API: `Operation::with_hedge` ----
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_with_a_hedge_races_two_calls_of_its_closure() {
+    const OP: &str = "get_bucket_location";
+    static GET: Operation = Operation::new(OperationClass::Download, OP)
+        .with_hedge(HedgeDelay::After(Duration::from_millis(10)));
+    let reader = Reader::new("hedge-operation");
+    async fn read(reader: &Reader) -> Result<u32, S3Error> {
+        GET.run(&reader.download_circuit, "b", || reader.attempt())
+            .await
+    }
+    for _ in 0..10 {
+        read(&reader).await.expect("a fast read");
+    }
+
+    reader.script([step(1_000, Answer::Ok), step(2, Answer::Ok)]);
+    let start = Instant::now();
+    assert_eq!(read(&reader).await.unwrap(), 12, "the hedge's answer");
+    assert_eq!(start.elapsed(), ms(12), "hedged after 10 ms");
+    reader.assert_nothing_held();
+    assert_eq!(hedged(OP, HedgeOutcome::Won), 1);
+
+    // A fast answer sends no hedge: the second future is dropped unpolled, having done nothing.
+    let started = reader.started();
+    read(&reader).await.expect("a fast read");
+    assert_eq!(reader.started(), started + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_limited_operation_hedges_each_attempt_within_its_timeout() {
+    const OP: &str = "get_bucket_versioning";
+    static GET: Operation<TimeLimited> = Operation::new(OperationClass::Download, OP)
+        .with_hedge(HedgeDelay::After(Duration::from_millis(10)))
+        .with_timeout(Duration::from_millis(100));
+    let reader = Reader::new("hedge-operation-timed");
+    let policy = GET.policy();
+    assert_eq!(policy.max_attempts, 3, "the class's default policy");
+    for _ in 0..10 {
+        GET.run(&reader.download_circuit, "b", || reader.attempt())
+            .await
+            .expect("a fast read");
+    }
+
+    // Every answer is slow: the first attempt is hedged at 10 ms, both are cut at their 100 ms,
+    // then two retries, not hedged (ten calls earned one hedge).
+    *reader.default.lock().unwrap() = step(10_000, Answer::Ok);
+    let started = reader.started();
+    let err = GET
+        .run(&reader.download_circuit, "b", || reader.attempt())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), S3ErrorKind::AttemptTimeout);
+    assert_eq!(
+        reader.started() - started,
+        4,
+        "three attempts and one hedge"
+    );
+    assert_eq!(hedged(OP, HedgeOutcome::Lost), 1);
+    reader.assert_nothing_held();
+}
+
+#[test]
+#[should_panic(expected = "hedged reads are for the download class")]
+fn only_a_read_may_be_hedged() {
+    let _ = Operation::new(OperationClass::Upload, "put_object")
+        .with_hedge(HedgeDelay::After(Duration::from_millis(10)));
 }
 
 #[test]
