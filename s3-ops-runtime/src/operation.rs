@@ -224,7 +224,7 @@ impl<L> Operation<L> {
     pub const fn with_hedge(mut self, delay: HedgeDelay) -> Self {
         assert!(
             matches!(self.class, OperationClass::Download),
-            "hedged reads are for the download class: a write or a delete must not be sent twice"
+            "hedged reads are for the download class (a write or a delete must not be sent twice): use `OperationClass::Download`, or no `with_hedge`"
         );
         self.hedge = Some(Hedge::new(delay));
         self
