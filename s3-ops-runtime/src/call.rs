@@ -572,6 +572,7 @@ fn error_code<E: Classify>(err: &E) -> &str {
 #[cfg(test)]
 mod tests {
     use super::{same_name, Call, Site};
+    use crate::retry::RetryPolicy;
 
     /// Generated code keeps a `Site` in a `static`: with drop glue, rustc would redo work on
     /// every incremental rebuild of the user's crate (`site_cell.rs`).
@@ -585,6 +586,29 @@ mod tests {
     #[test]
     fn a_call_fits_in_a_cache_line() {
         assert!(std::mem::size_of::<Call<'_>>() <= 64);
+    }
+
+    /// An `Operation` frees its site's caches when dropped; moving its site out
+    /// (`with_timeout`) leaves nothing behind to free.
+    #[test]
+    fn freeing_or_taking_the_caches_empties_every_slot() {
+        let filled = || {
+            let site = Site::new("free_caches_op", RetryPolicy::DEFAULT, None, None);
+            for bucket in ["a", "b", "c", "d"] {
+                site.series(bucket);
+            }
+            assert!(site.buckets.iter().all(|slot| slot.get().is_some()));
+            site
+        };
+        let mut site = filled();
+        site.free_caches();
+        assert!(site.buckets.iter().all(|slot| slot.get().is_none()));
+
+        let mut site = filled();
+        let taken = site.take();
+        assert!(site.buckets.iter().all(|slot| slot.get().is_none()));
+        assert!(taken.buckets.iter().all(|slot| slot.get().is_some()));
+        assert_eq!(taken.operation, "free_caches_op");
     }
 
     #[test]
