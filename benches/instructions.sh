@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 n=${CALLS:-100000}
 variants=("$@")
-[[ ${#variants[@]} -gt 0 ]] || variants=(bare annotated annotated_failure_rate annotated_policy hand_optimal seed_port failsafe_backon autometrics)
+[[ ${#variants[@]} -gt 0 ]] || variants=(bare annotated annotated_failure_rate annotated_policy hand_optimal recipe_port failsafe_backon autometrics)
 
 # The micro-benchmarks' build (profile `bench`, no `e2e` feature), as criterion runs them.
 cargo build --quiet --profile bench -p s3-ops-benches --example calls --example calls_policy

@@ -32,26 +32,26 @@ def ratio(a, b):
     return "—" if a is None or b is None else f"{a[0] / b[0]:.2f}"
 
 
-VARIANTS = ["bare", "annotated", "hand_optimal", "seed_port", "failsafe_backon", "autometrics"]
+VARIANTS = ["bare", "annotated", "hand_optimal", "recipe_port", "failsafe_backon", "autometrics"]
 
 single = {v: estimate("single_thread", v) for v in VARIANTS}
 pair = {v: estimate("two_threads", v) for v in VARIANTS}
-print("| variant | 1 thread, ns/call (95 % CI) | ÷ hand-written | ÷ seed port | "
+print("| variant | 1 thread, ns/call (95 % CI) | ÷ hand-written | ÷ recipe port | "
       "2 threads, ns/call (95 % CI) | 2 threads ÷ 1 thread |")
 print("|---|---|---|---|---|---|")
 for v in VARIANTS:
     print(f"| {v} | {fmt(single[v])} | {ratio(single[v], single['hand_optimal'])} | "
-          f"{ratio(single[v], single['seed_port'])} | {fmt(pair[v])} | {ratio(pair[v], single[v])} |")
+          f"{ratio(single[v], single['recipe_port'])} | {fmt(pair[v])} | {ratio(pair[v], single[v])} |")
 
 if single["bare"] and single["annotated"] and single["hand_optimal"]:
     b = single["bare"][0]
     print()
     print(f"wrapper cost over the bare body: annotated {single['annotated'][0] - b:.1f} ns, "
           f"hand-written {single['hand_optimal'][0] - b:.1f} ns, "
-          f"seed port {single['seed_port'][0] - b:.1f} ns")
+          f"recipe port {single['recipe_port'][0] - b:.1f} ns")
 
 PATHS = ["annotated_success", "annotated_open", "annotated_open_owned_name",
-         "annotated_half_open_probe", "annotated_half_open_refused", "hand_open", "seed_open",
+         "annotated_half_open_probe", "annotated_half_open_refused", "hand_open", "recipe_open",
          "failsafe_open"]
 paths = {p: estimate("breaker_paths", p) for p in PATHS}
 print()

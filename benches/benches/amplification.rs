@@ -2,7 +2,7 @@
 //! makes, while S3 is down or browning out, for three ways of calling S3 with retries:
 //!
 //! - **s3-ops**: an annotated method, default policy (3 attempts) and retry budget;
-//! - **seed port**: the original recipe ported as written (a mutex breaker, then a retry helper
+//! - **recipe port**: the original recipe ported as written (a mutex breaker, then a retry helper
 //!   around the SDK call; no budget, no re-check of the circuit between attempts);
 //! - **SDK standard retry**: the SDK's own standard mode alone (3 attempts and its retry quota
 //!   of 500 tokens), no breaker.
@@ -22,7 +22,7 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use s3_ops_benches::metrics::Families;
-use s3_ops_benches::seed::{retry_with_backoff, MutexBreaker};
+use s3_ops_benches::recipe::{retry_with_backoff, MutexBreaker};
 use s3_ops_runtime::client::{configure, ClientOptions};
 use s3_ops_runtime::{s3_operation, BreakerConfig, CircuitBreaker, S3Error};
 use s3_ops_testkit::{FaultCode, S3Server};
@@ -91,16 +91,16 @@ impl Caller for S3Ops {
     }
 }
 
-// ---- the seed port ----
+// ---- the recipe port ----
 
-struct SeedPort {
+struct RecipePort {
     client: Client,
     circuit: MutexBreaker,
     families: Families,
     opened: Cell<u64>,
 }
 
-impl Caller for SeedPort {
+impl Caller for RecipePort {
     fn put<'a>(&'a self, key: &'a str) -> Call<'a> {
         Box::pin(async move {
             self.circuit.check_state();
@@ -195,7 +195,7 @@ async fn run(caller: Rc<dyn Caller>, callers: usize, length: Duration) -> Tally 
 #[derive(Clone, Copy)]
 enum Variant {
     S3Ops,
-    SeedPort,
+    RecipePort,
     SdkStandard,
 }
 
@@ -203,7 +203,7 @@ impl Variant {
     fn name(self) -> &'static str {
         match self {
             Variant::S3Ops => "s3-ops",
-            Variant::SeedPort => "seed port",
+            Variant::RecipePort => "recipe port",
             Variant::SdkStandard => "SDK standard retry",
         }
     }
@@ -222,12 +222,12 @@ impl Variant {
                     upload_circuit: CircuitBreaker::with_config("amplification-upload", breaker),
                 })
             }
-            Variant::SeedPort => {
+            Variant::RecipePort => {
                 let families = Families::new();
-                Rc::new(SeedPort {
+                Rc::new(RecipePort {
                     client: configured(),
                     circuit: MutexBreaker::with_timeout(
-                        families.breaker_gauge("amplification-seed"),
+                        families.breaker_gauge("amplification-recipe"),
                         OPEN_TIMEOUT,
                     ),
                     families,
@@ -286,7 +286,7 @@ fn main() {
     println!("| scenario | variant | calls | admitted | refused | succeeded | S3 requests | requests ÷ admitted | circuit opened |");
     println!("|---|---|---|---|---|---|---|---|---|");
     runtime.block_on(async {
-        for variant in [Variant::S3Ops, Variant::SeedPort, Variant::SdkStandard] {
+        for variant in [Variant::S3Ops, Variant::RecipePort, Variant::SdkStandard] {
             scenario(
                 variant,
                 "outage: 100 % 503, 256 callers, 2 s",
@@ -296,7 +296,7 @@ fn main() {
             )
             .await;
         }
-        for variant in [Variant::S3Ops, Variant::SeedPort, Variant::SdkStandard] {
+        for variant in [Variant::S3Ops, Variant::RecipePort, Variant::SdkStandard] {
             scenario(
                 variant,
                 "brown-out: 50 % 503, 64 callers, 3 s",

@@ -21,7 +21,7 @@ use s3_ops_benches::hand::Hand;
 use s3_ops_benches::harness::{interleave, quantile, run, runtime, Pair, Rounds};
 use s3_ops_benches::metrics::Families;
 use s3_ops_benches::peers::{Autometrics, Composed};
-use s3_ops_benches::seed::{MutexBreaker, Seed};
+use s3_ops_benches::recipe::{MutexBreaker, RecipePort};
 use s3_ops_benches::{BUCKET, OPERATION};
 use s3_ops_runtime::{BreakerConfig, CircuitBreaker};
 
@@ -31,13 +31,13 @@ macro_rules! variants {
         let mut group = $group;
         let annotated = Annotated::new();
         let hand = Hand::new();
-        let seed = Seed::new();
+        let recipe = RecipePort::new();
         let composed = Composed::new();
         let autometrics = Autometrics;
         variants!(@one group, "bare", |$iters, $call| $measure, annotated.bare);
         variants!(@one group, "annotated", |$iters, $call| $measure, annotated.put);
         variants!(@one group, "hand_optimal", |$iters, $call| $measure, hand.put);
-        variants!(@one group, "seed_port", |$iters, $call| $measure, seed.put);
+        variants!(@one group, "recipe_port", |$iters, $call| $measure, recipe.put);
         variants!(@one group, "failsafe_backon", |$iters, $call| $measure, composed.put);
         variants!(@one group, "autometrics", |$iters, $call| $measure, autometrics.put);
         group.finish();
@@ -133,12 +133,12 @@ fn breaker_paths(c: &mut Criterion) {
         b.iter_custom(|iters| run(&rt, iters, &async |x: u64| hand.put(x).await))
     });
 
-    let seed = Seed::new();
+    let recipe = RecipePort::new();
     for _ in 0..5 {
-        seed.circuit().record_failure();
+        recipe.circuit().record_failure();
     }
-    group.bench_function("seed_open", |b| {
-        b.iter_custom(|iters| run(&rt, iters, &async |x: u64| seed.put(x).await))
+    group.bench_function("recipe_open", |b| {
+        b.iter_custom(|iters| run(&rt, iters, &async |x: u64| recipe.put(x).await))
     });
 
     let composed = Composed::new();
@@ -197,7 +197,7 @@ fn ablation(c: &mut Criterion) {
 }
 
 /// The per-call targets as ratios measured side by side: the annotated method against the
-/// hand-written optimum and against the seed port, their calls interleaved in short rounds
+/// hand-written optimum and against the recipe port, their calls interleaved in short rounds
 /// ([`interleave`]), the median over the rounds reported with its quartiles.
 ///
 /// Criterion measures one variant after another, and on a shared VM the machine's speed drifts
@@ -212,7 +212,7 @@ fn paired() {
     let rt = runtime();
     let annotated = Annotated::new();
     let hand = Hand::new();
-    let seed = Seed::new();
+    let recipe = RecipePort::new();
     let annotated = async |x: u64| annotated.put(x).await;
 
     println!("{rounds} rounds of {batch} calls per variant, interleaved ABBA, median per call\n");
@@ -222,10 +222,10 @@ fn paired() {
         hand.put(x).await
     });
     report("annotated ÷ hand_optimal", "≤ 1.15", &vs_hand);
-    let vs_seed = interleave(&rt, rounds, batch, &annotated, &async |x: u64| {
-        seed.put(x).await
+    let vs_recipe = interleave(&rt, rounds, batch, &annotated, &async |x: u64| {
+        recipe.put(x).await
     });
-    report("annotated ÷ seed_port", "≤ 0.55", &vs_seed);
+    report("annotated ÷ recipe_port", "≤ 0.55", &vs_recipe);
 }
 
 fn env_or(name: &str, default: u64) -> u64 {

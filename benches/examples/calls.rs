@@ -6,10 +6,10 @@ use s3_ops_benches::annotated::Annotated;
 use s3_ops_benches::hand::Hand;
 use s3_ops_benches::harness::{run, runtime};
 use s3_ops_benches::peers::{Autometrics, Composed};
-use s3_ops_benches::seed::Seed;
+use s3_ops_benches::recipe::RecipePort;
 
 const USAGE: &str =
-    "usage: calls bare|annotated|annotated_failure_rate|hand_optimal|seed_port|failsafe_backon|autometrics N";
+    "usage: calls bare|annotated|annotated_failure_rate|hand_optimal|recipe_port|failsafe_backon|autometrics N";
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -37,7 +37,7 @@ fn main() {
             calls!(svc, put)
         }
         "hand_optimal" => calls!(Hand::new(), put),
-        "seed_port" => calls!(Seed::new(), put),
+        "recipe_port" => calls!(RecipePort::new(), put),
         "failsafe_backon" => calls!(Composed::new(), put),
         "autometrics" => calls!(Autometrics, put),
         _ => {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use s3_ops_runtime::{s3_operation, CircuitBreaker, S3Error};
 
 use crate::metrics::{Families, OpMetrics, ATTEMPT_LABELS};
-use crate::seed::MutexBreaker;
+use crate::recipe::MutexBreaker;
 use crate::{body, BUCKET, OPERATION};
 
 /// The runtime's breaker through its public API: `acquire()` then `Permit::success()`.

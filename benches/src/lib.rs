@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`annotated`] | the body alone, and the same body under `#[s3_operation]` |
 //! | [`hand`] | the hand-written optimum: an atomic breaker and prometheus handles resolved once |
-//! | [`seed`] | a straightforward port of the original recipe: a `Mutex` breaker, `with_label_values` per call |
+//! | [`recipe`] | a straightforward port of the original recipe: a `Mutex` breaker, `with_label_values` per call |
 //! | [`peers`] | `failsafe` + `backon` + the same prometheus handles; `autometrics` |
 //!
 //! [`ablation`] measures the runtime's breaker and metrics apart, against the designs it
@@ -29,7 +29,7 @@ pub mod hand;
 pub mod harness;
 pub mod metrics;
 pub mod peers;
-pub mod seed;
+pub mod recipe;
 
 use s3_ops_runtime::{Classify, ErrorClass, S3Error};
 

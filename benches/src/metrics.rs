@@ -11,7 +11,7 @@ use s3_ops_runtime::metrics::{
 };
 
 /// Attempt labels `"1"`, `"2"`, `"3"`: a port that formatted the number on every call would
-/// allocate; this one does not, so the seed-style port is not handicapped by it.
+/// allocate; this one does not, so the recipe-style port is not handicapped by it.
 pub const ATTEMPT_LABELS: [&str; 3] = ["1", "2", "3"];
 
 /// The four metric families in their own registry.

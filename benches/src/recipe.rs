@@ -148,14 +148,14 @@ where
 }
 
 /// The service, ported from the original recipe.
-pub struct Seed {
+pub struct RecipePort {
     bucket: String,
     upload_circuit: MutexBreaker,
     families: Families,
     base_delay: Duration,
 }
 
-impl Seed {
+impl RecipePort {
     /// The original recipe's 3 attempts from 1 s.
     pub fn new() -> Self {
         Self::with_base_delay(Duration::from_secs(1))
@@ -217,7 +217,7 @@ impl Seed {
     }
 }
 
-impl Default for Seed {
+impl Default for RecipePort {
     fn default() -> Self {
         Self::new()
     }
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn counts_one_attempt_one_result_one_duration_per_call() {
-        let svc = Seed::new();
+        let svc = RecipePort::new();
         block_on(check_one_attempt_one_result_one_duration_per_call(
             |x| svc.put(x),
             svc.families(),
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn retries_transient_errors_then_opens_after_five_failed_calls() {
-        let svc = Seed::with_base_delay(Duration::from_millis(1));
+        let svc = RecipePort::with_base_delay(Duration::from_millis(1));
         block_on(check_retries_then_opens_after_five_failed_calls(
             |x| svc.put(x),
             svc.families(),
