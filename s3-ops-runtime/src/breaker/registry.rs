@@ -18,11 +18,10 @@ pub(super) fn add(inner: &Arc<Inner>) {
     live.push(Arc::downgrade(inner));
 }
 
-/// The breakers alive now.
+/// The breakers alive now (the entries of dropped ones are pruned by the next `add`).
 #[cfg(not(s3_ops_loom))]
 fn live() -> Vec<Arc<Inner>> {
-    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
-    live.retain(|weak| weak.strong_count() > 0);
+    let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
     live.iter().filter_map(Weak::upgrade).collect()
 }
 
