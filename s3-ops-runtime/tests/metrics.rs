@@ -1,4 +1,5 @@
-//! The Prometheus series after scripted calls through `Operation::run`: exact counts, the text
+//! The Prometheus series after scripted calls through `Operation::run` (and the attribute, for
+//! its `bucket` label): exact counts, the text
 //! exposition's names and label sets, and the breaker state gauge.
 //!
 //! Metrics are process-global: every test uses operation, bucket and circuit names of its own.
@@ -304,4 +305,44 @@ async fn every_attempt_made_is_counted_even_with_a_zero_attempt_policy() {
     let made = attempts.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(made, 1);
     assert_eq!(metrics::retry_attempts_total(OP, 1), u64::from(made));
+}
+
+/// The attribute's `bucket = …` labels the call's series with that bucket, whatever borrows as
+/// `&str` (a `String` field, a `&'static str`).
+#[tokio::test]
+async fn the_attribute_labels_a_call_with_its_bucket_argument() {
+    struct Store {
+        bucket: String,
+        upload_circuit: CircuitBreaker,
+    }
+    impl Store {
+        #[s3_ops_runtime::s3_operation(class = "upload", op = "put_bucket_tagging", bucket = self.bucket)]
+        async fn tag(&self) -> Result<(), S3Error> {
+            Ok(())
+        }
+
+        #[s3_ops_runtime::s3_operation(
+            class = "upload",
+            op = "put_bucket_versioning",
+            bucket = "fixed-bucket-label"
+        )]
+        async fn version(&self) -> Result<(), S3Error> {
+            Ok(())
+        }
+    }
+    let store = Store {
+        bucket: "field-bucket-label".to_owned(),
+        upload_circuit: CircuitBreaker::new("bucket-label-circuit"),
+    };
+    store.tag().await.unwrap();
+    store.version().await.unwrap();
+    let success = OperationResult::Success;
+    assert_eq!(
+        metrics::operations_total("put_bucket_tagging", "field-bucket-label", success),
+        1
+    );
+    assert_eq!(
+        metrics::operations_total("put_bucket_versioning", "fixed-bucket-label", success),
+        1
+    );
 }
