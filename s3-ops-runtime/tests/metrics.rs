@@ -1,6 +1,6 @@
 //! The Prometheus series after scripted calls through `Operation::run` (and the attribute, for
-//! its `bucket` label): exact counts, the text
-//! exposition's names and label sets, and the breaker state gauge.
+//! its `bucket` label): exact counts, the text exposition's names and label sets, and the
+//! breaker state gauge.
 //!
 //! Metrics are process-global: every test uses operation, bucket and circuit names of its own.
 
