@@ -1,6 +1,7 @@
 //! The failure-rate rule against a naive reference model (proptest): random sequences of
 //! outcomes recorded on a closed circuit, random thresholds and windows. The model keeps the
-//! last `window_calls` outcomes in a queue and recounts them after each one.
+//! last `window_calls` outcomes in a queue and recounts them after each one. Then what a closed
+//! circuit forgets.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -95,4 +96,42 @@ proptest! {
         }
         prop_assert_eq!(circuit.state(), CircuitState::Closed);
     }
+}
+
+/// The window holds the failures of the circuit's current closed period only: once the circuit
+/// has opened and closed again, or has been reset, the old failures no longer count.
+#[test]
+fn a_circuit_closed_again_forgets_the_failures_in_its_window() {
+    let rate = FailureRate {
+        threshold_percent: 50,
+        window_calls: 10,
+        minimum_calls: 4,
+    };
+    let circuit = CircuitBreaker::with_config(
+        "failure-rate-forgotten",
+        BreakerConfig {
+            failure_threshold: u32::MAX,
+            failure_rate: Some(rate),
+            ..BreakerConfig::default()
+        },
+    );
+    let fail = |n: usize| (0..n).for_each(|_| circuit.record_failure());
+
+    // Three failures of three calls: fewer than `minimum_calls`, still closed.
+    fail(3);
+    assert_eq!(circuit.state(), CircuitState::Closed);
+    // Opened and closed again: one more failure is one of one call, not four of four.
+    circuit.force_open();
+    circuit.reset();
+    fail(1);
+    assert_eq!(circuit.state(), CircuitState::Closed);
+
+    // Reset while closed: the same.
+    fail(2);
+    circuit.reset();
+    fail(1);
+    assert_eq!(circuit.state(), CircuitState::Closed);
+    // The window still works: a fourth failure in a row trips it.
+    fail(3);
+    assert_eq!(circuit.state(), CircuitState::Open);
 }
