@@ -310,6 +310,24 @@ mod tests {
         assert!(p99 <= Duration::from_millis(7), "{p99:?}");
     }
 
+    /// Between one generation and two of the newest samples count: 100 fast ones after two
+    /// generations of slow ones sit beside the last whole slow generation (256 samples), so
+    /// the 40th percentile is still slow.
+    #[test]
+    fn the_window_keeps_the_last_whole_generation() {
+        let window = LatencyWindow::new();
+        for _ in 0..2 * GENERATION {
+            window.record(Duration::from_millis(100), 400);
+        }
+        for _ in 0..100 {
+            window.record(Duration::from_millis(1), 400);
+        }
+        let p40 = window.percentile(400).unwrap();
+        assert!(p40 >= Duration::from_millis(100), "{p40:?}");
+        let p20 = window.percentile(200).unwrap();
+        assert!(p20 <= Duration::from_micros(1_250), "{p20:?}");
+    }
+
     #[test]
     fn at_most_one_hedge_per_ten_calls_and_a_burst_of_ten() {
         let hedge = Hedge::new(HedgeDelay::After(Duration::from_millis(5)));
