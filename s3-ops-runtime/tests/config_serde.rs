@@ -157,3 +157,19 @@ fn bad_values_are_errors_that_say_what_to_write() {
         assert!(err.contains(says), "{body}: expected {says:?} in {err:?}");
     }
 }
+
+/// The bounds themselves are values a user may write: one attempt, a hundred, a constant
+/// backoff (`base_delay` equal to `max_delay`).
+#[test]
+fn values_at_the_bounds_load() {
+    for body in [
+        "max_attempts = 1",
+        "max_attempts = 100",
+        "factor = 1",
+        "base_delay = \"30s\"\nmax_delay = \"30s\"",
+    ] {
+        toml::from_str::<RetryPolicy>(body).unwrap_or_else(|err| panic!("{body}: {err}"));
+    }
+    let constant: RetryPolicy = toml::from_str("base_delay = \"2s\"\nmax_delay = \"2s\"").unwrap();
+    assert_eq!(constant.backoff(3), std::time::Duration::from_secs(2));
+}
