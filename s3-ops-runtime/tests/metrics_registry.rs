@@ -84,4 +84,10 @@ async fn the_series_go_to_the_registry_given_to_register() {
     assert!(family_names(&second)
         .iter()
         .any(|n| n == "s3_operations_total"));
+
+    // A registry that already has a metric of one of these names is refused too.
+    let taken = Registry::new();
+    let own = prometheus::IntCounter::new("s3_operations_total", "the application's own").unwrap();
+    taken.register(Box::new(own)).unwrap();
+    assert!(metrics::register(&taken).is_err());
 }
