@@ -481,6 +481,31 @@ async fn an_operation_with_a_hedge_races_two_calls_of_its_closure() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_hedge_that_succeeds_after_the_first_attempt_failed_is_counted_won() {
+    const OP: &str = "get_bucket_cors";
+    static GET: Operation = Operation::new(OperationClass::Download, OP)
+        .with_hedge(HedgeDelay::After(Duration::from_millis(10)));
+    let reader = Reader::new("hedge-operation-won-late");
+    for _ in 0..10 {
+        GET.run(&reader.download_circuit, "b", || reader.attempt())
+            .await
+            .expect("a fast read");
+    }
+
+    // The first attempt fails (retryable) at 15 ms, after the hedge went out at 10 ms; the
+    // hedge succeeds at 20 ms: its answer stands, and it won.
+    reader.script([step(15, Answer::SlowDown), step(10, Answer::Ok)]);
+    let start = Instant::now();
+    let answer = GET
+        .run(&reader.download_circuit, "b", || reader.attempt())
+        .await;
+    assert_eq!(answer.unwrap(), 12, "the hedge's answer");
+    assert_eq!(start.elapsed(), ms(20));
+    assert_eq!(hedged(OP, HedgeOutcome::Won), 1);
+    assert_eq!(hedged(OP, HedgeOutcome::Lost), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_time_limited_operation_hedges_each_attempt_within_its_timeout() {
     const OP: &str = "get_bucket_versioning";
     static GET: Operation<TimeLimited> = Operation::new(OperationClass::Download, OP)
