@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use s3_ops_runtime::metrics::{self, HedgeOutcome};
-use s3_ops_runtime::operation::TimeLimited;
+use s3_ops_runtime::operation::{AttemptRunner, TimeLimited};
 use s3_ops_runtime::retry::hedge::HedgeDelay;
 use s3_ops_runtime::{
     s3_operation, BreakerConfig, CircuitBreaker, Operation, OperationClass, S3Error, S3ErrorKind,
@@ -453,30 +453,44 @@ async fn each_attempt_of_a_hedged_read_keeps_its_timeout() {
 
 // ---- the closure API: `Operation::with_hedge` ----
 
+/// One read through `op`, the closure API's way: the reader's attempt in a closure.
+async fn read_through<L: AttemptRunner<S3Error>>(
+    op: &Operation<L>,
+    reader: &Reader,
+) -> Result<u32, S3Error> {
+    op.run(&reader.download_circuit, "b", || reader.attempt())
+        .await
+}
+
+/// Ten fast reads through `op`: they earn it its first hedge.
+async fn warm_up_through<L: AttemptRunner<S3Error>>(op: &Operation<L>, reader: &Reader) {
+    for _ in 0..10 {
+        read_through(op, reader).await.expect("a fast read");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_operation_with_a_hedge_races_two_calls_of_its_closure() {
     const OP: &str = "get_bucket_location";
     static GET: Operation = Operation::new(OperationClass::Download, OP)
         .with_hedge(HedgeDelay::After(Duration::from_millis(10)));
     let reader = Reader::new("hedge-operation");
-    async fn read(reader: &Reader) -> Result<u32, S3Error> {
-        GET.run(&reader.download_circuit, "b", || reader.attempt())
-            .await
-    }
-    for _ in 0..10 {
-        read(&reader).await.expect("a fast read");
-    }
+    warm_up_through(&GET, &reader).await;
 
     reader.script([step(1_000, Answer::Ok), step(2, Answer::Ok)]);
     let start = Instant::now();
-    assert_eq!(read(&reader).await.unwrap(), 12, "the hedge's answer");
+    assert_eq!(
+        read_through(&GET, &reader).await.unwrap(),
+        12,
+        "the hedge's answer"
+    );
     assert_eq!(start.elapsed(), ms(12), "hedged after 10 ms");
     reader.assert_nothing_held();
     assert_eq!(hedged(OP, HedgeOutcome::Won), 1);
 
     // A fast answer sends no hedge: the second future is dropped unpolled, having done nothing.
     let started = reader.started();
-    read(&reader).await.expect("a fast read");
+    read_through(&GET, &reader).await.expect("a fast read");
     assert_eq!(reader.started(), started + 1);
 }
 
@@ -486,19 +500,13 @@ async fn a_hedge_that_succeeds_after_the_first_attempt_failed_is_counted_won() {
     static GET: Operation = Operation::new(OperationClass::Download, OP)
         .with_hedge(HedgeDelay::After(Duration::from_millis(10)));
     let reader = Reader::new("hedge-operation-won-late");
-    for _ in 0..10 {
-        GET.run(&reader.download_circuit, "b", || reader.attempt())
-            .await
-            .expect("a fast read");
-    }
+    warm_up_through(&GET, &reader).await;
 
     // The first attempt fails (retryable) at 15 ms, after the hedge went out at 10 ms; the
     // hedge succeeds at 20 ms: its answer stands, and it won.
     reader.script([step(15, Answer::SlowDown), step(10, Answer::Ok)]);
     let start = Instant::now();
-    let answer = GET
-        .run(&reader.download_circuit, "b", || reader.attempt())
-        .await;
+    let answer = read_through(&GET, &reader).await;
     assert_eq!(answer.unwrap(), 12, "the hedge's answer");
     assert_eq!(start.elapsed(), ms(20));
     assert_eq!(hedged(OP, HedgeOutcome::Won), 1);
@@ -514,20 +522,13 @@ async fn a_time_limited_operation_hedges_each_attempt_within_its_timeout() {
     let reader = Reader::new("hedge-operation-timed");
     let policy = GET.policy();
     assert_eq!(policy.max_attempts, 3, "the class's default policy");
-    for _ in 0..10 {
-        GET.run(&reader.download_circuit, "b", || reader.attempt())
-            .await
-            .expect("a fast read");
-    }
+    warm_up_through(&GET, &reader).await;
 
     // Every answer is slow: the first attempt is hedged at 10 ms, both are cut at their 100 ms,
     // then two retries, not hedged (ten calls earned one hedge).
     *reader.default.lock().unwrap() = step(10_000, Answer::Ok);
     let started = reader.started();
-    let err = GET
-        .run(&reader.download_circuit, "b", || reader.attempt())
-        .await
-        .unwrap_err();
+    let err = read_through(&GET, &reader).await.unwrap_err();
     assert_eq!(err.kind(), S3ErrorKind::AttemptTimeout);
     assert_eq!(
         reader.started() - started,
