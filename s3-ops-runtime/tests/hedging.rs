@@ -487,6 +487,13 @@ async fn an_operation_with_a_hedge_races_two_calls_of_its_closure() {
     assert_eq!(start.elapsed(), ms(12), "hedged after 10 ms");
     reader.assert_nothing_held();
     assert_eq!(hedged(OP, HedgeOutcome::Won), 1);
+    // As Prometheus scrapes it: the `outcome` label is the documented `won`.
+    let line = format!("s3_hedged_attempts_total{{operation=\"{OP}\",outcome=\"won\"}} 1");
+    let rendered = metrics::render();
+    assert!(
+        rendered.lines().any(|l| l == line),
+        "`{line}` not in:\n{rendered}"
+    );
 
     // A fast answer sends no hedge: the second future is dropped unpolled, having done nothing.
     let started = reader.started();
