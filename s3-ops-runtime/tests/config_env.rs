@@ -1,5 +1,6 @@
 //! `BreakerConfig` and `RetryPolicy` from environment variables, read through a lookup function
-//! so that no test touches the process environment: valid values, and every variable with
+//! so that no test here touches the process environment (`config_process_env.rs` does, alone in
+//! its binary): valid values, and every variable with
 //! empty, negative, overflowing, unit-less (or unit-ful) and unknown-unit values, each a
 //! `ConfigError` naming the variable and the value, never a panic.
 

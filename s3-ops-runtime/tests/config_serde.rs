@@ -119,6 +119,10 @@ fn bad_values_are_errors_that_say_what_to_write() {
         (r#"{"retry_budget": "lots"}"#, "or `unlimited`"),
         (r#"{"retry_budget": -5}"#, "negative"),
         (
+            r#"{"retry_budget": true}"#,
+            "expected a number of tokens, or \"unlimited\"",
+        ),
+        (
             r#"{"failure_threshold": 0}"#,
             "`failure_threshold` must be at least 1",
         ),
