@@ -345,4 +345,17 @@ async fn the_attribute_labels_a_call_with_its_bucket_argument() {
         metrics::operations_total("put_bucket_versioning", "fixed-bucket-label", success),
         1
     );
+    // Results that never happened have no series, as with a labelled prometheus vec.
+    let all = samples(&metrics::render());
+    let series = |result| {
+        let labels = [
+            ("operation", "put_bucket_tagging"),
+            ("bucket", "field-bucket-label"),
+            ("result", result),
+        ];
+        value(&all, "s3_operations_total", &labels)
+    };
+    assert_eq!(series("success"), Some(1.0));
+    assert_eq!(series("error"), None);
+    assert_eq!(series("circuit_open"), None);
 }
