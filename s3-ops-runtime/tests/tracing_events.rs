@@ -1,5 +1,6 @@
 //! The attribute's contract ("What one call does", step 5): a `tracing` event on every
-//! breaker transition and every retry, with the operation, attempt, delay and error code.
+//! breaker transition and every retry, with the operation, attempt, delay and error code; and
+//! one for every operator override.
 //! Recorded by a minimal subscriber of the test's own.
 
 use std::collections::BTreeMap;
@@ -217,4 +218,47 @@ fn the_sdk_error_names_its_failure_kind_too() {
         Some("dispatch"),
         "the retry line of a cleanup method returning `SdkError` would say `error_kind=-`"
     );
+}
+
+/// An operator's switch is logged as a warning naming the circuit and the override, so that
+/// whoever reads the logs during an incident sees who is holding the breaker.
+#[test]
+fn every_operator_override_is_logged() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let breaker = CircuitBreaker::new("tracing-overrides");
+
+    breaker.hold_open();
+    breaker.disable();
+    breaker.release();
+    let logged: Vec<(String, String, String)> = recorder
+        .take()
+        .into_iter()
+        .filter(|e| e.target == "s3_ops::breaker" && e.field("override").is_some())
+        .map(|e| {
+            assert_eq!(e.field("circuit"), Some("tracing-overrides"), "{e:?}");
+            (
+                e.level.to_string(),
+                e.field("override").unwrap_or_default().to_owned(),
+                e.message().to_owned(),
+            )
+        })
+        .collect();
+    let overrides: Vec<(&str, &str)> = logged
+        .iter()
+        .map(|(level, held, _)| (level.as_str(), held.as_str()))
+        .collect();
+    assert_eq!(
+        overrides,
+        [
+            ("WARN", "held_open"),
+            ("WARN", "disabled"),
+            ("WARN", "none")
+        ]
+    );
+    assert!(
+        logged[0].2.contains("held open by an operator"),
+        "{logged:?}"
+    );
+    assert!(logged[2].2.contains("released"), "{logged:?}");
 }
