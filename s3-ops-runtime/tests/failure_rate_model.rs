@@ -1,7 +1,7 @@
 //! The failure-rate rule against a naive reference model (proptest): random sequences of
 //! outcomes recorded on a closed circuit, random thresholds and windows. The model keeps the
 //! last `window_calls` outcomes in a queue and recounts them after each one. Then what a closed
-//! circuit forgets.
+//! circuit, and a reconfigured one, forgets.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -134,4 +134,34 @@ fn a_circuit_closed_again_forgets_the_failures_in_its_window() {
     // The window still works: a fourth failure in a row trips it.
     fail(3);
     assert_eq!(circuit.state(), CircuitState::Open);
+}
+
+/// New thresholds keep the failures in the window, unless the window changes size: then it
+/// starts afresh.
+#[test]
+fn reconfiguring_keeps_the_window_unless_its_size_changes() {
+    let config = |window_calls| BreakerConfig {
+        failure_threshold: u32::MAX,
+        failure_rate: Some(FailureRate {
+            threshold_percent: 50,
+            window_calls,
+            minimum_calls: 4,
+        }),
+        ..BreakerConfig::default()
+    };
+    let circuit = CircuitBreaker::with_config("failure-rate-reconfigured", config(10));
+    let fail = |n: usize| (0..n).for_each(|_| circuit.record_failure());
+
+    // The same size: the three failures stay, and a fourth trips the rule.
+    fail(3);
+    circuit.reconfigure(config(10));
+    fail(1);
+    assert_eq!(circuit.state(), CircuitState::Open);
+
+    // Another size: the window starts afresh, and a fourth failure is one of one call.
+    circuit.reset();
+    fail(3);
+    circuit.reconfigure(config(20));
+    fail(1);
+    assert_eq!(circuit.state(), CircuitState::Closed);
 }
